@@ -1,0 +1,40 @@
+"""Dovecote: multi-channel notifications for Django.
+
+The public API is imported lazily so that ``import dovecote`` (and
+``dovecote.sms``) work without ``INSTALLED_APPS`` and without loading models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Notification",
+    "Recipient",
+    "explain_notification",
+    "register",
+    "send_notification",
+]
+
+_LAZY = {
+    "Notification": "dovecote.notifications.base",
+    "register": "dovecote.notifications.registry",
+    "Recipient": "dovecote.notifications.recipients",
+    "send_notification": "dovecote.notifications.dispatch",
+    "explain_notification": "dovecote.notifications.dispatch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dovecote' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,1 @@
+"""Chat transport backends; each module's class is ``ChatBackend``."""

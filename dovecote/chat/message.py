@@ -1,0 +1,62 @@
+"""The chat message posted to webhook URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dovecote.results import RecipientResult
+
+if TYPE_CHECKING:
+    from dovecote.chat.backends.base import BaseChatBackend
+
+
+class ChatMessage:
+    """A chat message to one or more incoming-webhook URLs.
+
+    ``blocks`` are Slack Block Kit blocks; ``text`` is always sent too, as the
+    fallback shown in notifications. After a send, ``results`` holds one
+    :class:`~dovecote.results.RecipientResult` per webhook URL.
+    """
+
+    def __init__(
+        self,
+        text: str = "",
+        recipients: Sequence[str] | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+        connection: BaseChatBackend | None = None,
+    ) -> None:
+        self.text = text
+        self.recipients: list[str] = list(recipients) if recipients else []
+        self.blocks = blocks
+        self.connection = connection
+        self.results: list[RecipientResult] = []
+        self.metadata: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<ChatMessage to={len(self.recipients)} text={self.text[:30]!r}>"
+
+    def payload(self) -> dict[str, Any]:
+        """Return the JSON body posted to each webhook."""
+        data: dict[str, Any] = {"text": self.text}
+        if self.blocks:
+            data["blocks"] = self.blocks
+        return data
+
+    def get_connection(self, fail_silently: bool = False) -> BaseChatBackend:
+        """Return this message's connection, creating the default one if unset."""
+        from dovecote.chat import get_connection
+
+        if not self.connection:
+            self.connection = get_connection(fail_silently=fail_silently)
+        return self.connection
+
+    def send(self, fail_silently: bool = False) -> int:
+        """Send the message; return 1 if it reached a webhook, else 0."""
+        if not self.recipients:
+            return 0
+        sent = self.get_connection(fail_silently).send_messages([self])
+        from dovecote.chat.signals import post_send
+
+        post_send.send(sender=self.__class__, instance=self)
+        return sent

@@ -1,0 +1,1 @@
+"""System checks (ids ``dovecote.E0xx`` and ``dovecote.W0xx``)."""

@@ -1,0 +1,31 @@
+"""Per-recipient outcome of a transport send, shared by every transport."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class RecipientResult:
+    """What happened to one recipient of one message.
+
+    ``status`` is one of ``"sent"`` (accepted by the provider or written by a
+    development backend), ``"queued"`` (accepted, not yet handed on),
+    ``"failed"`` or ``"invalid"`` (rejected before any request was made).
+    """
+
+    recipient: str
+    status: str
+    message_id: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    #: True when a later attempt (or another provider) may succeed.
+    is_transient: bool = False
+    #: Seconds the provider asked to wait (``Retry-After``), if any.
+    retry_after: float | None = None
+    http_status: int | None = None
+
+    @property
+    def is_success(self) -> bool:
+        """Return True if the recipient was accepted."""
+        return self.status in ("sent", "queued")

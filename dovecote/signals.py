@@ -1,0 +1,23 @@
+"""Signals sent by dovecote's notification and delivery layers.
+
+Transport-level signals live beside their transport
+(``dovecote.sms.signals.post_send``, ``dovecote.chat.signals.post_send``).
+"""
+
+from django.dispatch import Signal
+
+#: Sent after ``send_notification`` wrote its Delivery rows.
+#: Arguments: ``notification`` (class), ``result`` (SendResult).
+notification_sent = Signal()
+
+#: Sent just before a worker hands a batch to a channel.
+#: Arguments: ``channel`` (name), ``deliveries`` (list of Delivery).
+pre_deliver = Signal()
+
+#: Sent after a Delivery reached a final or retry state in a worker.
+#: Arguments: ``delivery``, ``status``, ``error`` (str or "").
+post_deliver = Signal()
+
+#: Sent when a provider status webhook changed a Delivery.
+#: Arguments: ``delivery`` (or None), ``event`` (DeliveryEvent), ``provider``.
+delivery_status_changed = Signal()

@@ -1,0 +1,43 @@
+"""SMS transport, a drop-in for django-sms's documented API.
+
+Importable without ``INSTALLED_APPS``: it defines no models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+from dovecote.conf import setting
+from dovecote.sms.backends.base import BaseSmsBackend
+from dovecote.sms.message import Message
+
+__all__ = ["BaseSmsBackend", "Message", "get_connection", "outbox", "send_sms"]
+
+#: Messages sent through the locmem backend (reset per test by dovecote.testing).
+outbox: list[Message] = []
+
+
+def get_connection(
+    backend: str | None = None, fail_silently: bool = False, **kwargs: Any
+) -> BaseSmsBackend:
+    """Return an instance of an SMS backend (``SMS_BACKEND`` by default)."""
+    klass = import_string(backend or setting("SMS_BACKEND"))
+    connection: BaseSmsBackend = klass(fail_silently=fail_silently, **kwargs)
+    return connection
+
+
+def send_sms(
+    body: str = "",
+    originator: str | None = None,
+    recipients: Sequence[str] | str | None = None,
+    fail_silently: bool = False,
+    connection: BaseSmsBackend | None = None,
+) -> int:
+    """Send one message to ``recipients``; return 1 if it was sent, else 0."""
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    connection = connection or get_connection(fail_silently=fail_silently)
+    return Message(body, originator, recipients, connection=connection).send()

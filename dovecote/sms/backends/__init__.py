@@ -1,0 +1,1 @@
+"""SMS transport backends; each module's class is ``SmsBackend``."""
