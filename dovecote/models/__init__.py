@@ -1,0 +1,27 @@
+"""Dovecote's models, one module per concern, re-exported here."""
+
+from dovecote.models.address import Address, Suppression
+from dovecote.models.delivery import (
+    Delivery,
+    DeliveryEvent,
+    DeliveryStatus,
+    Dispatch,
+    RateLimitBucket,
+    WebhookReceipt,
+)
+from dovecote.models.inbox import InboxMessage
+from dovecote.models.preference import GroupPreference, Preference
+
+__all__ = [
+    "Address",
+    "Delivery",
+    "DeliveryEvent",
+    "DeliveryStatus",
+    "Dispatch",
+    "GroupPreference",
+    "InboxMessage",
+    "Preference",
+    "RateLimitBucket",
+    "Suppression",
+    "WebhookReceipt",
+]

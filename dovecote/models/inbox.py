@@ -1,0 +1,53 @@
+"""In-app inbox messages."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class InboxMessage(models.Model):
+    """One in-app notification shown in a user's inbox."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="dovecote_inbox",
+        verbose_name=_("user"),
+    )
+    delivery = models.OneToOneField(
+        "dovecote.Delivery",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="inbox_message",
+    )
+    notification = models.CharField(_("notification"), max_length=100)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    body = models.TextField(_("body"))
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("inbox message")
+        verbose_name_plural = _("inbox messages")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The unread badge: one indexed count per page view.
+            models.Index(
+                fields=["user"],
+                condition=models.Q(read_at__isnull=True),
+                name="dovecote_inbox_unread",
+            ),
+            models.Index(fields=["user", "-created_at"], name="dovecote_inbox_list"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or self.body[:50]
+
+    @property
+    def is_read(self) -> bool:
+        """Return True once the user has read the message."""
+        return self.read_at is not None

@@ -1,0 +1,66 @@
+"""Per-user and per-group notification preferences."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Preference(models.Model):
+    """Whether ``user`` receives ``notification`` on ``channel``."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="dovecote_preferences",
+        verbose_name=_("user"),
+    )
+    notification = models.CharField(_("notification"), max_length=100)
+    channel = models.CharField(_("channel"), max_length=40)
+    enabled = models.BooleanField(_("enabled"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("preference")
+        verbose_name_plural = _("preferences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "notification", "channel"],
+                name="dovecote_preference_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"{self.user} · {self.notification} · {self.channel}: {state}"
+
+
+class GroupPreference(models.Model):
+    """Default for members of ``group``; a user's own Preference wins."""
+
+    group = models.ForeignKey(
+        Group,
+        on_delete=models.CASCADE,
+        related_name="dovecote_preferences",
+        verbose_name=_("group"),
+    )
+    notification = models.CharField(_("notification"), max_length=100)
+    channel = models.CharField(_("channel"), max_length=40)
+    enabled = models.BooleanField(_("enabled"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("group preference")
+        verbose_name_plural = _("group preferences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "notification", "channel"],
+                name="dovecote_group_preference_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"{self.group} · {self.notification} · {self.channel}: {state}"
