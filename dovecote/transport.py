@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
+
+from dovecote.exceptions import (
+    DeliveryError,
+    InvalidAddress,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from dovecote.results import RecipientResult
+
+
+class TransportMessage(Protocol):
+    """What a backend needs of a message: its recipients and results."""
+
+    recipients: list[str]
+    results: list[RecipientResult]
 
 
 class BaseTransportBackend:
@@ -11,9 +27,20 @@ class BaseTransportBackend:
 
     Subclasses may override :meth:`open` and :meth:`close` to hold a
     connection (an HTTP pool, a file) across several ``send_messages`` calls.
+
+    A ``send_messages`` implementation follows one pattern, so that one bad
+    address never stops the others and every backend counts alike::
+
+        def send_messages(self, messages):
+            for message in messages:
+                for recipient in self.prepare_recipients(message):
+                    ...  # send; append a RecipientResult to message.results
+            return self.finish(messages)
     """
 
     provider_name: ClassVar[str] = "base"
+    #: The kind of address, used in error messages ("phone number").
+    address_kind: ClassVar[str] = "address"
 
     def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
         self.fail_silently = fail_silently
@@ -40,3 +67,119 @@ class BaseTransportBackend:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    def normalize_address(self, address: str) -> str:
+        """Return ``address`` in canonical form, or raise ``InvalidAddress``.
+
+        Subclasses may override this; the default returns it unchanged.
+        """
+        return address
+
+    def display_address(self, address: str) -> str:
+        """Return ``address`` as it may appear in errors and logs.
+
+        Subclasses may override this to hide secrets (webhook URLs).
+        """
+        return address
+
+    def prepare_recipients(self, message: TransportMessage) -> list[str]:
+        """Return the message's valid recipients, normalised, in order.
+
+        Each invalid recipient gets a ``RecipientResult`` with status
+        ``"invalid"`` on ``message.results`` instead. A recipient given twice
+        (also in two spellings of one address) is sent to once. Results of
+        an earlier send of the same message are cleared first.
+        """
+        message.results.clear()
+        valid: list[str] = []
+        for raw in message.recipients:
+            try:
+                address = self.normalize_address(raw)
+            except InvalidAddress as exc:
+                message.results.append(
+                    RecipientResult(
+                        recipient=self.display_address(str(raw)),
+                        status="invalid",
+                        error_message=exc.message,
+                    )
+                )
+                continue
+            if address not in valid:
+                valid.append(address)
+        return valid
+
+    def finish(self, messages: Sequence[TransportMessage]) -> int:
+        """Return how many messages were accepted for at least one recipient.
+
+        Unless ``fail_silently`` is set, then raise if any recipient failed:
+        ``TransientDeliveryError`` when every provider failure may succeed
+        later, ``PermanentDeliveryError`` for any other provider failure,
+        else ``InvalidAddress`` naming the invalid addresses. Call this after
+        the whole batch was attempted; the exception's ``response`` is the
+        list of failed ``RecipientResult``.
+        """
+        for message in messages:
+            self._sort_results(message)
+        sent = sum(
+            1 for message in messages if any(r.is_success for r in message.results)
+        )
+        if self.fail_silently:
+            return sent
+        failed = [
+            result
+            for message in messages
+            for result in message.results
+            if result.status == "failed"
+        ]
+        invalid = [
+            result
+            for message in messages
+            for result in message.results
+            if result.status == "invalid"
+        ]
+        if failed:
+            raise self._delivery_error(failed, invalid)
+        if invalid:
+            raise InvalidAddress(
+                f"{len(invalid)} invalid {self.address_kind}(s), not sent: "
+                + "; ".join(r.error_message for r in invalid),
+                backend=self.provider_name,
+                response=invalid,
+            )
+        return sent
+
+    def _sort_results(self, message: TransportMessage) -> None:
+        # Invalid recipients are reported before any is sent; put the results
+        # back in the order of message.recipients.
+        order: dict[str, int] = {}
+        for raw in message.recipients:
+            try:
+                key = self.normalize_address(raw)
+            except InvalidAddress:
+                key = self.display_address(str(raw))
+            order.setdefault(key, len(order))
+        message.results.sort(key=lambda r: order.get(r.recipient, len(order)))
+
+    def _delivery_error(
+        self, failed: list[RecipientResult], invalid: list[RecipientResult]
+    ) -> DeliveryError:
+        is_transient = all(result.is_transient for result in failed)
+        klass = TransientDeliveryError if is_transient else PermanentDeliveryError
+        first = failed[0]
+        details = "; ".join(
+            f"{r.recipient}: {r.error_message or 'failed'}"
+            + (f" [code {r.error_code}]" if r.error_code else "")
+            for r in failed
+        )
+        text = f"Sending failed for {len(failed)} recipient(s): {details}"
+        if invalid:
+            text += "; invalid: " + ", ".join(r.recipient for r in invalid)
+        waits = [r.retry_after for r in failed if r.retry_after is not None]
+        return klass(
+            text,
+            backend=self.provider_name,
+            code=first.error_code or None,
+            status=first.http_status,
+            response=failed + invalid,
+            retry_after=max(waits) if waits else None,
+        )

@@ -3,18 +3,80 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
 
-from dovecote.sms.message import Message
+from dovecote.exceptions import InvalidAddress
+from dovecote.results import RecipientResult
+from dovecote.sms.phonenumbers import normalize_number, normalize_originator
 from dovecote.transport import BaseTransportBackend
+
+if TYPE_CHECKING:
+    from dovecote.sms.message import Message
 
 
 class BaseSmsBackend(BaseTransportBackend):
     """Send text messages through one provider.
 
-    Subclasses must implement :meth:`send_messages`. It returns the number of
-    messages accepted for at least one recipient, in every backend, and
-    records one result per recipient on each message (``message.results``).
+    Subclasses must implement :meth:`send_messages`, which sends every
+    message of the batch and returns :meth:`finish`'s count: the number of
+    messages accepted for at least one recipient, the same in every backend.
+
+    On each message it records one :class:`~dovecote.results.RecipientResult`
+    per distinct recipient, in order (``message.results``): ``"sent"`` or
+    ``"queued"`` with the provider's message id, ``"failed"`` with the
+    provider's code and text, or ``"invalid"`` for a number that is not a
+    valid phone number (never sent). Numbers are normalised to E.164 first,
+    reading numbers without a country code in ``SMS_DEFAULT_REGION``.
+
+    Errors are raised only after the whole batch was attempted, so one bad
+    number never stops the valid ones. With ``fail_silently=False`` a send
+    with any failure raises ``TransientDeliveryError`` (all failures may
+    succeed later), ``PermanentDeliveryError`` (some will not), or
+    ``InvalidAddress`` naming the invalid numbers; the exception's
+    ``response`` lists the failed results. With ``fail_silently=True``
+    nothing is raised for recipients: read ``message.results``.
     """
+
+    address_kind: ClassVar[str] = "phone number"
+    #: Whether the provider accepts alphanumeric sender ids ("Dovecote").
+    supports_alphanumeric_originator: ClassVar[bool] = True
+
+    def normalize_address(self, address: str) -> str:
+        """Return the recipient ``address`` as an E.164 number."""
+        return normalize_number(address)
+
+    def prepare_originator(self, message: Message) -> str | None:
+        """Return the message's sender, normalised, or None if it is invalid.
+
+        An empty sender is returned as ``""``; a backend whose provider needs
+        one should treat that as invalid. When the sender is invalid, every
+        recipient of the message gets an ``"invalid"`` result naming it.
+        """
+        if not message.originator:
+            return ""
+        try:
+            return normalize_originator(
+                message.originator,
+                allow_alphanumeric=self.supports_alphanumeric_originator,
+            )
+        except InvalidAddress as exc:
+            self.reject_all(message, exc.message)
+            return None
+
+    def reject_all(self, message: Message, reason: str) -> None:
+        """Record every recipient of ``message`` as invalid for ``reason``."""
+        message.results.clear()
+        for raw in message.recipients:
+            try:
+                recipient = self.normalize_address(raw)
+            except InvalidAddress:
+                recipient = str(raw)
+            if all(r.recipient != recipient for r in message.results):
+                message.results.append(
+                    RecipientResult(
+                        recipient=recipient, status="invalid", error_message=reason
+                    )
+                )
 
     def send_messages(self, messages: Sequence[Message]) -> int:
         """Send each message; record per-recipient results; return the count sent.
