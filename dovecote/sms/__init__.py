@@ -23,7 +23,11 @@ outbox: list[Message] = []
 def get_connection(
     backend: str | None = None, fail_silently: bool = False, **kwargs: Any
 ) -> BaseSmsBackend:
-    """Return an instance of an SMS backend (``SMS_BACKEND`` by default)."""
+    """Return an instance of an SMS backend (``SMS_BACKEND`` by default).
+
+    ``fail_silently`` and the other keyword arguments go to the backend's
+    constructor.
+    """
     klass = import_string(backend or setting("SMS_BACKEND"))
     connection: BaseSmsBackend = klass(fail_silently=fail_silently, **kwargs)
     return connection
@@ -36,8 +40,12 @@ def send_sms(
     fail_silently: bool = False,
     connection: BaseSmsBackend | None = None,
 ) -> int:
-    """Send one message to ``recipients``; return 1 if it was sent, else 0."""
+    """Send ``body`` to ``recipients``; return 1 if any received it, else 0.
+
+    ``originator`` defaults to ``DEFAULT_FROM_SMS``; one number may be given
+    as a string. Build a :class:`Message` to read per-recipient results.
+    """
     if isinstance(recipients, str):
         recipients = [recipients]
-    connection = connection or get_connection(fail_silently=fail_silently)
-    return Message(body, originator, recipients, connection=connection).send()
+    message = Message(body, originator, recipients, connection=connection)
+    return message.send(fail_silently=fail_silently)

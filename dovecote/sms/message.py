@@ -9,13 +9,15 @@ from dovecote.results import RecipientResult
 
 if TYPE_CHECKING:
     from dovecote.sms.backends.base import BaseSmsBackend
+    from dovecote.sms.phonenumbers import SmsEncoding
 
 
 class Message:
     """A text message to one or more recipients.
 
-    After a send, ``results`` holds one :class:`~dovecote.results.RecipientResult`
-    per recipient, in order.
+    ``originator`` defaults to the ``DEFAULT_FROM_SMS`` setting. After a
+    send, ``results`` holds one :class:`~dovecote.results.RecipientResult`
+    per distinct recipient, in order.
     """
 
     def __init__(
@@ -27,8 +29,10 @@ class Message:
     ) -> None:
         from dovecote.conf import setting
 
-        self.body = body
-        self.originator = originator or setting("DEFAULT_FROM_SMS")
+        if isinstance(recipients, str):
+            raise TypeError('"recipients" argument must be a list or tuple')
+        self.body = body or ""
+        self.originator: str = originator or setting("DEFAULT_FROM_SMS") or ""
         self.recipients: list[str] = list(recipients) if recipients else []
         self.connection = connection
         self.results: list[RecipientResult] = []
@@ -41,6 +45,13 @@ class Message:
             f"body={self.body[:30]!r}>"
         )
 
+    @property
+    def encoding(self) -> SmsEncoding:
+        """Return the encoding and segment count of the body."""
+        from dovecote.sms.phonenumbers import encoding_info
+
+        return encoding_info(self.body)
+
     def get_connection(self, fail_silently: bool = False) -> BaseSmsBackend:
         """Return this message's connection, creating the default one if unset."""
         from dovecote.sms import get_connection
@@ -50,12 +61,21 @@ class Message:
         return self.connection
 
     def send(self, fail_silently: bool = False) -> int:
-        """Send the message; return 1 if it reached a recipient, else 0."""
+        """Send the message; return 1 if it reached a recipient, else 0.
+
+        With no recipients, return 0 without opening a connection. The
+        ``post_send`` signal follows the send, and also an error raised after
+        some recipients were reached.
+        """
         if not self.recipients:
-            # Don't bother creating the connection if there's nobody to send to.
             return 0
-        sent = self.get_connection(fail_silently).send_messages([self])
         from dovecote.sms.signals import post_send
 
+        try:
+            sent = self.get_connection(fail_silently).send_messages([self])
+        except Exception:
+            if any(result.is_success for result in self.results):
+                post_send.send(sender=self.__class__, instance=self)
+            raise
         post_send.send(sender=self.__class__, instance=self)
         return sent

@@ -1,0 +1,44 @@
+"""SMS backend that keeps messages in ``dovecote.sms.outbox``, for tests."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import ClassVar
+
+from dovecote.results import RecipientResult
+from dovecote.sms.backends.base import BaseSmsBackend
+from dovecote.sms.message import Message
+
+_ids = itertools.count(1)
+
+
+class SmsBackend(BaseSmsBackend):
+    """Append each message accepted for a recipient to ``dovecote.sms.outbox``.
+
+    Numbers are validated and normalised as a provider would; the results
+    carry ids ``"locmem-<n>"``. A message whose recipients are all invalid
+    is not appended.
+    """
+
+    provider_name: ClassVar[str] = "locmem"
+
+    def send_messages(self, messages: Sequence[Message]) -> int:
+        """Append the messages to the outbox; return the count appended."""
+        import dovecote.sms
+
+        for message in messages:
+            recipients = self.prepare_recipients(message)
+            if self.prepare_originator(message) is None:
+                continue
+            for recipient in recipients:
+                message.results.append(
+                    RecipientResult(
+                        recipient=recipient,
+                        status="sent",
+                        message_id=f"locmem-{next(_ids)}",
+                    )
+                )
+            if recipients:
+                dovecote.sms.outbox.append(message)
+        return self.finish(messages)
