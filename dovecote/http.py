@@ -1,0 +1,473 @@
+"""HttpBackend: one pooled HTTP client, timeouts, concurrency, error mapping.
+
+A provider module subclasses :class:`HttpBackend` together with its
+transport's base class and writes two hooks, ``build_request()`` and
+``parse_response()`` (plus ``parse_error()`` to read the provider's error
+body). Everything else lives here:
+
+* one ``aiohttp.ClientSession`` per open connection, its connector limited to
+  ``concurrency`` sockets, reused across ``send_messages()`` calls;
+* an asyncio loop in a private background thread, so ``send_messages()`` is a
+  plain synchronous call that also works inside a running event loop (an
+  async Django view);
+* a semaphore bounding requests in flight, and a per-request timeout that
+  starts once the request has its turn (not while it waits for one);
+* the one mapping of failures: timeouts, connection errors, 408, 429 and 5xx
+  are transient (with ``Retry-After`` honoured); other 4xx are permanent and
+  keep the provider's own error code and text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import aiohttp
+
+from dovecote.conf import setting
+from dovecote.results import RecipientResult
+from dovecote.sms.backends.base import BaseSmsBackend
+from dovecote.sms.message import Message
+from dovecote.sms.phonenumbers import normalize_originator
+from dovecote.transport import BaseTransportBackend
+
+if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
+
+logger = logging.getLogger("dovecote.http")
+
+T = TypeVar("T")
+
+#: HTTP statuses worth another attempt besides 5xx.
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
+
+@dataclass
+class HttpRequest:
+    """One HTTP request a provider hook asks for, independent of the client.
+
+    ``data`` is sent form-encoded, ``json`` as a JSON body; ``auth`` is a
+    ``(username, password)`` pair for HTTP basic authentication.
+    """
+
+    method: str
+    url: str
+    data: Mapping[str, str] | None = None
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: tuple[str, str] | None = None
+
+
+@dataclass
+class HttpResponse:
+    """What came back: status, headers and the raw body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def text(self) -> str:
+        """Return the body decoded as UTF-8 (undecodable bytes replaced)."""
+        return self.body.decode("utf-8", errors="replace")
+
+
+def parse_retry_after(
+    value: str | None, *, now: datetime | None = None
+) -> float | None:
+    """Return the seconds a ``Retry-After`` header asks to wait, or None.
+
+    The header holds either delay-seconds or an HTTP-date (RFC 9110 10.2.3).
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def is_transient_status(status: int) -> bool:
+    """Return True if an HTTP status says a later attempt may succeed."""
+    return status >= 500 or status in TRANSIENT_STATUSES
+
+
+class _LoopThread:
+    """An asyncio event loop running forever in a daemon thread."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop; block the calling thread for its result."""
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(
+            coro, self.loop
+        )
+        return future.result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+class HttpBackend(BaseTransportBackend):
+    """Base for transport backends that talk to a provider's HTTP API.
+
+    Combine it with the transport's base class, this one first::
+
+        class SmsBackend(HttpBackend, BaseSmsBackend): ...
+
+    Subclasses must set ``provider_name`` and implement :meth:`build_request`
+    and :meth:`parse_response`; they may override :meth:`parse_error`,
+    :meth:`prepare_message` and :meth:`batch_recipients`. Results name the
+    recipient by ``display_address()``, so a secret address (a webhook URL)
+    never reaches a log or an exception; ``finish()`` (from the transport
+    base) counts the sent messages and raises unless ``fail_silently``.
+    """
+
+    #: Setting naming the provider's API root; None when recipients are URLs.
+    base_url_setting: ClassVar[str | None] = None
+    #: Settings giving the default concurrency and timeout.
+    concurrency_setting: ClassVar[str] = "SMS_CONCURRENCY"
+    timeout_setting: ClassVar[str] = "SMS_TIMEOUT"
+    #: The most recipients one request may carry.
+    max_recipients_per_request: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        fail_silently: bool = False,
+        *,
+        base_url: str | None = None,
+        concurrency: int | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(fail_silently=fail_silently, **kwargs)
+        if base_url is None and self.base_url_setting:
+            base_url = setting(self.base_url_setting)
+        self.base_url = (base_url or "").rstrip("/")
+        self.concurrency = int(concurrency or setting(self.concurrency_setting))
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.timeout = float(timeout or setting(self.timeout_setting))
+        self._runner: _LoopThread | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._lock = threading.Lock()
+
+    # Connection management -------------------------------------------------
+
+    def open(self) -> bool:
+        """Start the loop thread and the pooled session; True if this call did."""
+        with self._lock:
+            if self._runner is not None:
+                return False
+            runner = _LoopThread(name=f"dovecote-{self.provider_name}-http")
+            try:
+                runner.run(self._start_session())
+            except BaseException:
+                runner.stop()
+                raise
+            self._runner = runner
+            return True
+
+    def close(self) -> None:
+        """Close the session and stop the loop thread, if open."""
+        with self._lock:
+            runner, self._runner = self._runner, None
+            if runner is None:
+                return
+            try:
+                runner.run(self._close_session())
+            finally:
+                runner.stop()
+
+    async def _start_session(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self.concurrency)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            headers={"User-Agent": "dovecote"},
+        )
+        self._semaphore = asyncio.Semaphore(self.concurrency)
+
+    async def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    @property
+    def is_open(self) -> bool:
+        """Return True while the connection is open."""
+        return self._runner is not None
+
+    # Hooks -----------------------------------------------------------------
+
+    def prepare_message(self, message: Any) -> list[str]:
+        """Return the recipients of ``message`` to send to, normalised.
+
+        Subclasses may override this to check the rest of the message first;
+        the default is ``prepare_recipients()``, which records a result for
+        each invalid address and leaves it out.
+        """
+        return self.prepare_recipients(message)
+
+    def batch_recipients(self, recipients: list[str]) -> list[list[str]]:
+        """Split recipients into the groups sent in one request each.
+
+        Subclasses may override this; by default a request carries up to
+        ``max_recipients_per_request`` recipients.
+        """
+        size = self.max_recipients_per_request
+        return [recipients[i : i + size] for i in range(0, len(recipients), size)]
+
+    def build_request(self, message: Any, recipients: list[str]) -> HttpRequest:
+        """Return the request that sends ``message`` to ``recipients``.
+
+        Subclasses must implement this.
+        """
+        raise NotImplementedError("subclasses of HttpBackend must implement this")
+
+    def parse_response(
+        self, message: Any, recipients: list[str], response: HttpResponse
+    ) -> list[RecipientResult]:
+        """Return one result per recipient from a 2xx ``response``.
+
+        Subclasses must implement this. Build failures with
+        :meth:`failure` so that transient ones carry ``is_transient``.
+        """
+        raise NotImplementedError("subclasses of HttpBackend must implement this")
+
+    def parse_error(self, response: HttpResponse) -> tuple[str, str]:
+        """Return the provider's ``(error_code, error_text)`` for a non-2xx.
+
+        Subclasses may override this to read the provider's error body; the
+        default gives the HTTP status and the start of the body.
+        """
+        return str(response.status), response.text()[:200]
+
+    # Result helpers --------------------------------------------------------
+
+    def success(
+        self,
+        recipient: str,
+        message_id: str = "",
+        *,
+        status: str = "sent",
+        http_status: int | None = None,
+    ) -> RecipientResult:
+        """Return the result of an accepted recipient."""
+        return RecipientResult(
+            recipient=self.display_address(recipient),
+            status=status,
+            message_id=message_id,
+            http_status=http_status,
+        )
+
+    def failure(
+        self,
+        recipient: str,
+        code: str,
+        text: str,
+        *,
+        is_transient: bool = False,
+        retry_after: float | None = None,
+        http_status: int | None = None,
+        message_id: str = "",
+    ) -> RecipientResult:
+        """Return the result of a refused recipient, logging it."""
+        logger.warning(
+            "%s refused %s: [%s] %s%s",
+            self.provider_name,
+            self.display_address(recipient),
+            code,
+            text,
+            " (transient)" if is_transient else "",
+        )
+        return RecipientResult(
+            recipient=self.display_address(recipient),
+            status="failed",
+            message_id=message_id,
+            error_code=str(code),
+            error_message=text,
+            is_transient=is_transient,
+            retry_after=retry_after,
+            http_status=http_status,
+        )
+
+    # Sending ---------------------------------------------------------------
+
+    def send_messages(self, messages: Sequence[Any]) -> int:
+        """Send every message concurrently; record results; return the count sent.
+
+        Opens and closes the connection around the call unless it is already
+        open, as Django's SMTP backend does.
+        """
+        if not messages:
+            return 0
+        jobs: list[tuple[Any, list[str]]] = []
+        for message in messages:
+            recipients = self.prepare_message(message)
+            jobs.extend((message, batch) for batch in self.batch_recipients(recipients))
+        if jobs:
+            opened = self.open()
+            try:
+                runner = self._runner
+                assert runner is not None
+                outcomes = runner.run(self._send_all(jobs))
+            finally:
+                if opened:
+                    self.close()
+            # Append in request order, not completion order.
+            for (message, _batch), results in zip(jobs, outcomes, strict=True):
+                message.results.extend(results)
+        return self.finish(messages)
+
+    async def _send_all(
+        self, jobs: list[tuple[Any, list[str]]]
+    ) -> list[list[RecipientResult]]:
+        return await asyncio.gather(
+            *(self._send_one(message, batch) for message, batch in jobs)
+        )
+
+    async def _send_one(
+        self, message: Any, recipients: list[str]
+    ) -> list[RecipientResult]:
+        try:
+            request = self.build_request(message, recipients)
+        except Exception as exc:
+            logger.exception("%s could not build a request", self.provider_name)
+            return [
+                self.failure(r, "request_error", f"{type(exc).__name__}: {exc}")
+                for r in recipients
+            ]
+        try:
+            response = await self._request(request)
+        except TimeoutError:
+            return [
+                self.failure(
+                    r,
+                    "timeout",
+                    f"No answer from {self.provider_name} within {self.timeout:g}s",
+                    is_transient=True,
+                )
+                for r in recipients
+            ]
+        except aiohttp.ClientError as exc:
+            text = f"{type(exc).__name__}: {exc}"
+            return [
+                self.failure(r, "connection_error", text, is_transient=True)
+                for r in recipients
+            ]
+        return self._map_response(message, recipients, response)
+
+    async def _request(self, request: HttpRequest) -> HttpResponse:
+        session, semaphore = self._session, self._semaphore
+        assert session is not None and semaphore is not None
+        auth = aiohttp.BasicAuth(*request.auth) if request.auth else None
+        async with (
+            semaphore,
+            session.request(
+                request.method,
+                request.url,
+                data=request.data,
+                json=request.json,
+                headers=request.headers,
+                auth=auth,
+            ) as resp,
+        ):
+            body = await resp.read()
+            headers: CIMultiDictProxy[str] = resp.headers
+            return HttpResponse(resp.status, headers, body)
+
+    def _map_response(
+        self, message: Any, recipients: list[str], response: HttpResponse
+    ) -> list[RecipientResult]:
+        status = response.status
+        if 200 <= status < 300:
+            try:
+                results = self.parse_response(message, recipients, response)
+            except (ValueError, KeyError, TypeError) as exc:
+                text = f"Unreadable {status} answer: {type(exc).__name__}: {exc}"
+                return [
+                    self.failure(r, "bad_response", text, http_status=status)
+                    for r in recipients
+                ]
+            for result in results:
+                if result.http_status is None:
+                    result.http_status = status
+            return results
+        try:
+            code, text = self.parse_error(response)
+        except (ValueError, KeyError, TypeError):
+            code, text = str(status), response.text()[:200]
+        is_transient = is_transient_status(status)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return [
+            self.failure(
+                r,
+                code,
+                text,
+                is_transient=is_transient,
+                retry_after=retry_after if is_transient else None,
+                http_status=status,
+            )
+            for r in recipients
+        ]
+
+
+class HttpSmsBackend(HttpBackend, BaseSmsBackend):
+    """Base of the SMS provider backends: checks the sender before sending.
+
+    Subclasses implement the hooks of :class:`HttpBackend`; in
+    ``build_request`` they read the normalised sender with
+    :meth:`originator`.
+    """
+
+    def prepare_message(self, message: Message) -> list[str]:
+        """Return the valid recipients, or none when the sender is invalid."""
+        originator = self.prepare_originator(message)
+        if originator is None:
+            return []  # every recipient already recorded as invalid
+        if not originator:
+            self.reject_all(
+                message,
+                f"{self.provider_name} needs a sender: set DEFAULT_FROM_SMS or "
+                "the message's originator",
+            )
+            return []
+        return self.prepare_recipients(message)
+
+    def originator(self, message: Message) -> str:
+        """Return the message's sender, normalised (already validated).
+
+        Subclasses that accept other senders in ``prepare_originator`` must
+        override this too.
+        """
+        return normalize_originator(
+            message.originator or "",
+            allow_alphanumeric=self.supports_alphanumeric_originator,
+        )

@@ -1,0 +1,112 @@
+"""Twilio SMS backend (Programmable Messaging REST API, no SDK).
+
+API: https://www.twilio.com/docs/messaging/api/message-resource
+Errors: https://www.twilio.com/docs/usage/twilios-response
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, ClassVar
+
+from dovecote.conf import required_setting, setting
+from dovecote.http import HttpRequest, HttpResponse, HttpSmsBackend
+from dovecote.results import RecipientResult
+from dovecote.sms.message import Message
+
+#: A Messaging Service SID, sent as MessagingServiceSid instead of From.
+MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
+#: Message statuses Twilio answers on create; all mean "accepted".
+QUEUED_STATUSES = frozenset({"accepted", "queued", "scheduled"})
+
+
+class SmsBackend(HttpSmsBackend):
+    """Send text messages through Twilio, one request per recipient.
+
+    Settings: ``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN`` (or the keywords
+    ``account_sid``/``auth_token``), optional ``TWILIO_STATUS_CALLBACK``
+    (keyword ``status_callback``) and ``TWILIO_BASE_URL`` (``base_url``).
+    An originator starting with ``MG`` is sent as ``MessagingServiceSid``.
+    """
+
+    provider_name: ClassVar[str] = "Twilio"
+    base_url_setting: ClassVar[str | None] = "TWILIO_BASE_URL"
+
+    def __init__(
+        self,
+        fail_silently: bool = False,
+        *,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        status_callback: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(fail_silently=fail_silently, **kwargs)
+        self.account_sid: str = required_setting("TWILIO_ACCOUNT_SID", account_sid)
+        self.auth_token: str = required_setting("TWILIO_AUTH_TOKEN", auth_token)
+        self.status_callback: str | None = status_callback or setting(
+            "TWILIO_STATUS_CALLBACK"
+        )
+
+    def prepare_originator(self, message: Message) -> str | None:
+        """Accept a Messaging Service SID as well as a number or sender id."""
+        if MESSAGING_SERVICE_SID.fullmatch(message.originator or ""):
+            return message.originator
+        return super().prepare_originator(message)
+
+    def originator(self, message: Message) -> str:
+        """Return the sender: a Messaging Service SID, number or sender id."""
+        if MESSAGING_SERVICE_SID.fullmatch(message.originator or ""):
+            return message.originator or ""
+        return super().originator(message)
+
+    def build_request(self, message: Message, recipients: list[str]) -> HttpRequest:
+        """Return the form POST creating one Message resource."""
+        (recipient,) = recipients
+        originator = self.originator(message)
+        fields = {"To": recipient, "Body": message.body}
+        if MESSAGING_SERVICE_SID.fullmatch(originator):
+            fields["MessagingServiceSid"] = originator
+        else:
+            fields["From"] = originator
+        if self.status_callback:
+            fields["StatusCallback"] = self.status_callback
+        return HttpRequest(
+            "POST",
+            f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json",
+            data=fields,
+            auth=(self.account_sid, self.auth_token),
+        )
+
+    def parse_response(
+        self, message: Message, recipients: list[str], response: HttpResponse
+    ) -> list[RecipientResult]:
+        """Return the created Message's ``sid`` and status."""
+        data = json.loads(response.body)
+        status = str(data.get("status") or "queued")
+        if status in ("failed", "undelivered"):
+            return [
+                self.failure(
+                    recipients[0],
+                    str(data.get("error_code") or status),
+                    str(data.get("error_message") or f"Message {status}"),
+                    message_id=str(data["sid"]),
+                )
+            ]
+        return [
+            self.success(
+                recipients[0],
+                str(data["sid"]),
+                status="queued" if status in QUEUED_STATUSES else "sent",
+            )
+        ]
+
+    def parse_error(self, response: HttpResponse) -> tuple[str, str]:
+        """Return Twilio's numeric error ``code`` and its ``message``."""
+        data = json.loads(response.body)
+        code = str(data.get("code") or response.status)
+        text = str(data.get("message") or "")
+        if data.get("more_info"):
+            text = f"{text} ({data['more_info']})"
+        return code, text
