@@ -142,10 +142,10 @@ class HttpBackend(BaseTransportBackend):
 
     Subclasses must set ``provider_name`` and implement :meth:`build_request`
     and :meth:`parse_response`; they may override :meth:`parse_error`,
-    :meth:`prepare_message` and :meth:`batch_recipients`. Results name the
+    :meth:`prepare_message` and :meth:`batch_recipients`. Logs name a
     recipient by ``display_address()``, so a secret address (a webhook URL)
-    never reaches a log or an exception; ``finish()`` (from the transport
-    base) counts the sent messages and raises unless ``fail_silently``.
+    is never logged; ``finish()`` (from the transport base) counts the sent
+    messages and raises unless ``fail_silently``.
     """
 
     #: Setting naming the provider's API root; None when recipients are URLs.
@@ -281,7 +281,7 @@ class HttpBackend(BaseTransportBackend):
     ) -> RecipientResult:
         """Return the result of an accepted recipient."""
         return RecipientResult(
-            recipient=self.display_address(recipient),
+            recipient=recipient,
             status=status,
             message_id=message_id,
             http_status=http_status,
@@ -308,7 +308,7 @@ class HttpBackend(BaseTransportBackend):
             " (transient)" if is_transient else "",
         )
         return RecipientResult(
-            recipient=self.display_address(recipient),
+            recipient=recipient,
             status="failed",
             message_id=message_id,
             error_code=str(code),

@@ -1,0 +1,75 @@
+"""Slack incoming-webhook chat backend.
+
+API: https://api.slack.com/messaging/webhooks (success is ``200 ok``) and
+https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks
+(errors are an HTTP status with a plain-text code such as
+``channel_is_archived``). Webhook URLs are checked by
+:func:`~dovecote.chat.validation.validate_webhook_url` before any request and
+are never logged whole.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from dovecote.chat.backends.base import BaseChatBackend
+from dovecote.chat.message import ChatMessage
+from dovecote.http import HttpBackend, HttpRequest, HttpResponse
+from dovecote.results import RecipientResult
+
+#: What each of Slack's error codes means, for the error text.
+ERROR_TEXTS = {
+    "invalid_payload": "The payload is not valid JSON or not a message.",
+    "no_text": "The message has no text.",
+    "too_many_attachments": "The message has too many attachments.",
+    "user_not_found": "The user does not exist.",
+    "channel_not_found": "The webhook's channel does not exist.",
+    "channel_is_archived": "The webhook's channel is archived.",
+    "action_prohibited": "The workspace forbids this webhook to post here.",
+    "posting_to_general_channel_denied": "Only admins may post to #general.",
+    "no_service": "The webhook is disabled, removed or invalid.",
+    "no_service_id": "The webhook URL is incomplete.",
+    "no_team": "The webhook's workspace no longer exists.",
+    "team_disabled": "The webhook's workspace is disabled.",
+    "invalid_token": "The webhook's token is invalid or revoked.",
+    "no_active_hooks": "The webhook's app has no active incoming webhooks.",
+    "rate_limited": "Too many messages were posted; slow down.",
+    "rollup_error": "Slack had an internal error.",
+}
+
+
+class ChatBackend(HttpBackend, BaseChatBackend):
+    """Post each message's JSON payload to each incoming-webhook URL.
+
+    Settings: ``CHAT_ALLOWED_HOSTS`` (hosts a URL may name),
+    ``CHAT_CONCURRENCY`` and ``CHAT_TIMEOUT`` (or the keywords
+    ``concurrency``/``timeout``).
+    """
+
+    provider_name: ClassVar[str] = "Slack"
+    concurrency_setting: ClassVar[str] = "CHAT_CONCURRENCY"
+    timeout_setting: ClassVar[str] = "CHAT_TIMEOUT"
+
+    def build_request(self, message: ChatMessage, recipients: list[str]) -> HttpRequest:
+        """Return the JSON POST of the message's payload to one webhook."""
+        (url,) = recipients
+        return HttpRequest("POST", url, json=message.payload())
+
+    def parse_response(
+        self, message: ChatMessage, recipients: list[str], response: HttpResponse
+    ) -> list[RecipientResult]:
+        """Return "sent" for Slack's ``ok``; anything else is a failure."""
+        (url,) = recipients
+        text = response.text().strip()
+        if text == "ok":
+            return [self.success(url)]
+        # A 2xx that is not "ok" is not a webhook answer (a proxy, a redirect
+        # target): report it rather than count it as posted.
+        return [self.failure(url, "unexpected_response", text[:200] or "(empty)")]
+
+    def parse_error(self, response: HttpResponse) -> tuple[str, str]:
+        """Return Slack's error code (the body) and what it means."""
+        code = response.text().strip()
+        if not code or len(code) > 64 or not code.replace("_", "").isalnum():
+            return str(response.status), code[:200] or f"HTTP {response.status}"
+        return code, ERROR_TEXTS.get(code, code)
