@@ -167,7 +167,7 @@ class BaseTransportBackend:
         klass = TransientDeliveryError if is_transient else PermanentDeliveryError
         first = failed[0]
         details = "; ".join(
-            f"{r.recipient}: {r.error_message or 'failed'}"
+            f"{self.display_address(r.recipient)}: {r.error_message or 'failed'}"
             + (f" [code {r.error_code}]" if r.error_code else "")
             for r in failed
         )

@@ -1,4 +1,4 @@
-"""Chat webhook transport (Slack incoming webhooks first), shaped like django.core.mail."""
+"""Chat webhook transport (Slack incoming webhooks), shaped like django.core.mail."""
 
 from __future__ import annotations
 
@@ -33,8 +33,12 @@ def send_chat(
     fail_silently: bool = False,
     connection: BaseChatBackend | None = None,
 ) -> int:
-    """Post ``text`` (and optional Slack ``blocks``) to each webhook URL."""
+    """Post ``text`` (and optional Slack ``blocks``) to each webhook URL.
+
+    Return 1 if any webhook accepted it, else 0; one URL may be given as a
+    string. Build a :class:`ChatMessage` to read per-URL results.
+    """
     if isinstance(recipients, str):
         recipients = [recipients]
-    connection = connection or get_connection(fail_silently=fail_silently)
-    return ChatMessage(text, recipients, blocks, connection=connection).send()
+    message = ChatMessage(text, recipients, blocks, connection=connection)
+    return message.send(fail_silently=fail_silently)

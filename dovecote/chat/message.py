@@ -26,7 +26,9 @@ class ChatMessage:
         blocks: list[dict[str, Any]] | None = None,
         connection: BaseChatBackend | None = None,
     ) -> None:
-        self.text = text
+        if isinstance(recipients, str):
+            raise TypeError('"recipients" argument must be a list or tuple')
+        self.text = text or ""
         self.recipients: list[str] = list(recipients) if recipients else []
         self.blocks = blocks
         self.connection = connection
@@ -52,11 +54,21 @@ class ChatMessage:
         return self.connection
 
     def send(self, fail_silently: bool = False) -> int:
-        """Send the message; return 1 if it reached a webhook, else 0."""
+        """Send the message; return 1 if it reached a webhook, else 0.
+
+        With no recipients, return 0 without opening a connection. The
+        ``post_send`` signal follows the send, and also an error raised after
+        some webhooks were reached.
+        """
         if not self.recipients:
             return 0
-        sent = self.get_connection(fail_silently).send_messages([self])
         from dovecote.chat.signals import post_send
 
+        try:
+            sent = self.get_connection(fail_silently).send_messages([self])
+        except Exception:
+            if any(result.is_success for result in self.results):
+                post_send.send(sender=self.__class__, instance=self)
+            raise
         post_send.send(sender=self.__class__, instance=self)
         return sent

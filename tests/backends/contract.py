@@ -143,12 +143,17 @@ class ChatBackendContract:
     def sent(self) -> list[tuple[str, str]]:
         raise NotImplementedError
 
+    def observed_url(self, url: str) -> str:
+        """Return ``url`` as ``sent()`` shows it (console/file: redacted)."""
+        return url
+
     def connection(self, fail_silently: bool = False) -> chat.BaseChatBackend:
         return chat.get_connection(
             self.backend_path, fail_silently=fail_silently, **self.connection_kwargs()
         )
 
     def assert_sent(self, expected: list[tuple[str, str]]) -> None:
+        expected = [(self.observed_url(url), text) for url, text in expected]
         assert self.sent() == (expected if self.records_sent else [])
 
     def test_send_messages_returns_count_of_messages(self):

@@ -3,18 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
 
-from dovecote.chat.message import ChatMessage
+from dovecote.chat.validation import redact_webhook_url, validate_webhook_url
 from dovecote.transport import BaseTransportBackend
+
+if TYPE_CHECKING:
+    from dovecote.chat.message import ChatMessage
 
 
 class BaseChatBackend(BaseTransportBackend):
     """Post chat messages to incoming webhooks.
 
-    Subclasses must implement :meth:`send_messages`. It returns the number of
-    messages accepted by at least one webhook, in every backend, and records
-    one result per webhook URL on each message (``message.results``).
+    Subclasses must implement :meth:`send_messages`, which posts every
+    message of the batch and returns :meth:`finish`'s count: the number of
+    messages accepted by at least one webhook, the same in every backend.
+
+    On each message it records one :class:`~dovecote.results.RecipientResult`
+    per distinct webhook URL, in order: ``"sent"``, ``"failed"``, or
+    ``"invalid"`` for a URL refused by
+    :func:`~dovecote.chat.validation.validate_webhook_url` (never
+    requested; its ``recipient`` is the redacted URL). Errors are raised only
+    after the whole batch was attempted, as for SMS: ``InvalidAddress`` or a
+    ``DeliveryError``, unless ``fail_silently`` is set. Error messages show
+    URLs redacted.
     """
+
+    address_kind: ClassVar[str] = "webhook URL"
+
+    def normalize_address(self, address: str) -> str:
+        """Return the webhook URL if it may be posted to; else raise."""
+        return validate_webhook_url(address)
+
+    def display_address(self, address: str) -> str:
+        """Return the webhook URL with its secret redacted."""
+        return redact_webhook_url(address)
 
     def send_messages(self, messages: Sequence[ChatMessage]) -> int:
         """Post each message; record per-URL results; return the count sent.

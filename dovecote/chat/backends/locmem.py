@@ -1,0 +1,39 @@
+"""Chat backend that keeps messages in ``dovecote.chat.outbox``, for tests."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import ClassVar
+
+from dovecote.chat.backends.base import BaseChatBackend
+from dovecote.chat.message import ChatMessage
+from dovecote.results import RecipientResult
+
+_ids = itertools.count(1)
+
+
+class ChatBackend(BaseChatBackend):
+    """Append each message accepted for a webhook to ``dovecote.chat.outbox``.
+
+    URLs are validated as the real backend does; a message whose URLs are
+    all refused is not appended.
+    """
+
+    provider_name: ClassVar[str] = "locmem"
+
+    def send_messages(self, messages: Sequence[ChatMessage]) -> int:
+        """Append the messages to the outbox; return the count appended."""
+        import dovecote.chat
+
+        for message in messages:
+            urls = self.prepare_recipients(message)
+            message.results.extend(
+                RecipientResult(
+                    recipient=url, status="sent", message_id=f"locmem-{next(_ids)}"
+                )
+                for url in urls
+            )
+            if urls:
+                dovecote.chat.outbox.append(message)
+        return self.finish(messages)
