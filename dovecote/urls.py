@@ -1,0 +1,39 @@
+"""URLs of dovecote's web side: ``path("notifications/", include("dovecote.urls"))``."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from dovecote.views import inbox, outbox, preferences, unsubscribe
+from dovecote.webhooks import messagebird, twilio, vonage
+
+app_name = "dovecote"
+
+urlpatterns = [
+    path("", preferences.preferences, name="preferences"),
+    path(
+        "unsubscribe/<str:token>/",
+        unsubscribe.unsubscribe,
+        name="unsubscribe",
+    ),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/messages/", inbox.messages, name="inbox-messages"),
+    path("inbox/unread-count/", inbox.unread_count, name="inbox-unread-count"),
+    path("inbox/<int:pk>/read/", inbox.mark_read, name="inbox-read"),
+    path("inbox/read-all/", inbox.mark_all_read, name="inbox-read-all"),
+    path("outbox/", outbox.outbox, name="outbox"),
+    path(
+        "outbox/preview/<str:notification>/<str:channel>/",
+        outbox.preview,
+        name="preview",
+    ),
+    path("webhooks/twilio/status/", twilio.status, name="webhook-twilio-status"),
+    path("webhooks/twilio/inbound/", twilio.inbound, name="webhook-twilio-inbound"),
+    path("webhooks/vonage/status/", vonage.status, name="webhook-vonage-status"),
+    path("webhooks/vonage/inbound/", vonage.inbound, name="webhook-vonage-inbound"),
+    path(
+        "webhooks/messagebird/status/",
+        messagebird.status,
+        name="webhook-messagebird-status",
+    ),
+]

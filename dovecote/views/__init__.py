@@ -1,0 +1,1 @@
+"""Views of the web side: preferences, unsubscribe, inbox, dev outbox."""

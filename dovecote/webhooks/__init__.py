@@ -1,0 +1,1 @@
+"""Inbound provider callbacks: delivery status reports and inbound STOPs."""
