@@ -20,6 +20,7 @@ body). Everything else lives here:
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import logging
 import threading
@@ -27,7 +28,7 @@ from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 
@@ -37,9 +38,6 @@ from dovecote.sms.backends.base import BaseSmsBackend
 from dovecote.sms.message import Message
 from dovecote.sms.phonenumbers import normalize_originator
 from dovecote.transport import BaseTransportBackend
-
-if TYPE_CHECKING:
-    from multidict import CIMultiDictProxy
 
 logger = logging.getLogger("dovecote.http")
 
@@ -382,12 +380,21 @@ class HttpBackend(BaseTransportBackend):
                 self.failure(r, "connection_error", text, is_transient=True)
                 for r in recipients
             ]
+        except Exception as exc:
+            # Never let one request's surprise abort the rest of the batch.
+            logger.exception("%s request failed unexpectedly", self.provider_name)
+            text = f"{type(exc).__name__}: {exc}"
+            return [self.failure(r, "request_error", text) for r in recipients]
         return self._map_response(message, recipients, response)
 
     async def _request(self, request: HttpRequest) -> HttpResponse:
         session, semaphore = self._session, self._semaphore
         assert session is not None and semaphore is not None
-        auth = aiohttp.BasicAuth(*request.auth) if request.auth else None
+        headers = dict(request.headers)
+        if request.auth:
+            # aiohttp 3.14 deprecates BasicAuth; the header is simple enough.
+            pair = ":".join(request.auth).encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         async with (
             semaphore,
             session.request(
@@ -395,13 +402,11 @@ class HttpBackend(BaseTransportBackend):
                 request.url,
                 data=request.data,
                 json=request.json,
-                headers=request.headers,
-                auth=auth,
+                headers=headers,
             ) as resp,
         ):
             body = await resp.read()
-            headers: CIMultiDictProxy[str] = resp.headers
-            return HttpResponse(resp.status, headers, body)
+            return HttpResponse(resp.status, resp.headers, body)
 
     def _map_response(
         self, message: Any, recipients: list[str], response: HttpResponse

@@ -42,15 +42,16 @@ class FakeTwilio(FakeProvider):
         latency: float = 0.0,
         account_sid: str = "AC" + "0" * 31 + "1",
         auth_token: str = "fake-twilio-token",
-        from_numbers: tuple[str, ...] = ("+15005550006",),
+        from_numbers: tuple[str, ...] | None = None,
         messaging_services: tuple[str, ...] = ("MG" + "0" * 31 + "1",),
         unsubscribed: tuple[str, ...] = (),
     ) -> None:
         super().__init__(latency=latency)
         self.account_sid = account_sid
         self.auth_token = auth_token
-        #: Numbers owned by the account (anything else as From is 21606).
-        self.from_numbers = set(from_numbers)
+        #: Numbers owned by the account (anything else as From is 21606);
+        #: None accepts any sender.
+        self.from_numbers = None if from_numbers is None else set(from_numbers)
         self.messaging_services = set(messaging_services)
         #: Recipients who replied STOP: sending to them is error 21610.
         self.unsubscribed = set(unsubscribed)
@@ -129,7 +130,7 @@ class FakeTwilio(FakeProvider):
             return self._error(
                 21701, f"The Messaging Service Sid {service} is invalid.", 404
             )
-        if sender and sender not in self.from_numbers:
+        if sender and self.from_numbers is not None and sender not in self.from_numbers:
             return self._error(
                 21606,
                 f"The From phone number {sender} is not a valid, SMS-capable "

@@ -1,0 +1,97 @@
+"""Pytest fixtures serving the fake providers.
+
+Each server starts once per session; the function-scoped fixture hands it
+out emptied (no recorded requests, no scripted failures, no latency)::
+
+    from tests.fakes.fixtures import *  # noqa: F403
+
+    def test_something(fake_twilio):
+        fake_twilio.fail_next(2, status=503)
+
+(or list ``"tests.fakes.fixtures"`` in the root conftest's ``pytest_plugins``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TypeVar
+
+import pytest
+
+from tests.fakes.base import FakeProvider
+from tests.fakes.messagebird import FakeMessageBird
+from tests.fakes.slack import FakeSlack
+from tests.fakes.twilio import FakeTwilio
+from tests.fakes.vonage import FakeVonage
+
+__all__ = [
+    "fake_messagebird",
+    "fake_messagebird_server",
+    "fake_slack",
+    "fake_slack_server",
+    "fake_twilio",
+    "fake_twilio_server",
+    "fake_vonage",
+    "fake_vonage_server",
+]
+
+
+@pytest.fixture(scope="session")
+def fake_twilio_server() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_messagebird_server() -> Iterator[FakeMessageBird]:
+    with FakeMessageBird() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_vonage_server() -> Iterator[FakeVonage]:
+    with FakeVonage() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_slack_server() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+F = TypeVar("F", bound=FakeProvider)
+
+
+def _fresh(fake: F) -> F:
+    fake.reset()
+    fake.latency = 0.0
+    return fake
+
+
+@pytest.fixture
+def fake_twilio(fake_twilio_server: FakeTwilio) -> FakeTwilio:
+    """Return the fake Twilio server, emptied."""
+    fake_twilio_server.unsubscribed.clear()
+    return _fresh(fake_twilio_server)
+
+
+@pytest.fixture
+def fake_messagebird(fake_messagebird_server: FakeMessageBird) -> FakeMessageBird:
+    """Return the fake MessageBird server, emptied."""
+    return _fresh(fake_messagebird_server)
+
+
+@pytest.fixture
+def fake_vonage(fake_vonage_server: FakeVonage) -> FakeVonage:
+    """Return the fake Vonage server, emptied."""
+    fake_vonage_server.barred.clear()
+    return _fresh(fake_vonage_server)
+
+
+@pytest.fixture
+def fake_slack(fake_slack_server: FakeSlack, settings) -> FakeSlack:
+    """Return the fake Slack server, emptied; its loopback URLs are allowed."""
+    settings.CHAT_ALLOWED_HOSTS = ["127.0.0.1", "hooks.slack.com"]
+    settings.CHAT_ALLOW_INSECURE_LOOPBACK = True
+    return _fresh(fake_slack_server)
