@@ -1,0 +1,86 @@
+"""Guard the public names of the transports (as httpx guards its __all__)."""
+
+import importlib
+
+import pytest
+
+import dovecote.chat
+import dovecote.sms
+
+
+def test_sms_all():
+    assert sorted(dovecote.sms.__all__) == [
+        "BaseSmsBackend",
+        "Message",
+        "get_connection",
+        "outbox",
+        "send_sms",
+    ]
+
+
+def test_chat_all():
+    assert sorted(dovecote.chat.__all__) == [
+        "BaseChatBackend",
+        "ChatMessage",
+        "get_connection",
+        "outbox",
+        "send_chat",
+    ]
+
+
+@pytest.mark.parametrize("module", [dovecote.sms, dovecote.chat])
+def test_all_names_exist(module):
+    for name in module.__all__:
+        assert hasattr(module, name), name
+
+
+@pytest.mark.parametrize(
+    ("module", "names"),
+    [
+        ("dovecote.sms", ["send_sms", "get_connection", "Message", "outbox"]),
+        ("dovecote.sms.signals", ["post_send"]),
+        ("dovecote.sms.utils", ["message_from_bytes", "message_from_binary_file"]),
+        ("dovecote.sms.backends.base", ["BaseSmsBackend"]),
+        ("dovecote.sms.backends.console", ["SmsBackend"]),
+        ("dovecote.sms.backends.filebased", ["SmsBackend"]),
+        ("dovecote.sms.backends.locmem", ["SmsBackend"]),
+        ("dovecote.sms.backends.dummy", ["SmsBackend"]),
+        (
+            "dovecote.sms.phonenumbers",
+            ["normalize_number", "normalize_originator", "encoding_info", "is_gsm7"],
+        ),
+        ("dovecote.chat.signals", ["post_send"]),
+        ("dovecote.chat.validation", ["validate_webhook_url", "redact_webhook_url"]),
+        ("dovecote.chat.backends.console", ["ChatBackend"]),
+        ("dovecote.chat.backends.filebased", ["ChatBackend"]),
+        ("dovecote.chat.backends.locmem", ["ChatBackend"]),
+        ("dovecote.chat.backends.dummy", ["ChatBackend"]),
+    ],
+)
+def test_django_sms_and_dovecote_names_exist(module, names):
+    imported = importlib.import_module(module)
+    for name in names:
+        assert hasattr(imported, name), f"{module}.{name}"
+
+
+def test_django_sms_signatures_keep_positional_order():
+    import inspect
+
+    assert list(inspect.signature(dovecote.sms.send_sms).parameters) == [
+        "body",
+        "originator",
+        "recipients",
+        "fail_silently",
+        "connection",
+    ]
+    assert list(inspect.signature(dovecote.sms.Message).parameters) == [
+        "body",
+        "originator",
+        "recipients",
+        "connection",
+    ]
+    assert list(inspect.signature(dovecote.sms.get_connection).parameters) == [
+        "backend",
+        "fail_silently",
+        "kwargs",
+    ]
