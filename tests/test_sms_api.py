@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -25,7 +26,7 @@ class ScriptedBackend(BaseSmsBackend):
     """A provider whose answer per number is scripted by the test."""
 
     provider_name = "scripted"
-    answers: dict = {}
+    answers: dict[str, Any] = {}
 
     def send_messages(self, messages):
         for message in messages:
