@@ -51,6 +51,8 @@ class RecordedRequest:
     received_at: float = 0.0
     #: Set by the fake when it accepted the message(s) in this request.
     accepted: bool = False
+    #: The client's (host, port): requests on one kept-alive connection share it.
+    peer: tuple[str, int] | None = None
 
     @property
     def form(self) -> dict[str, str]:
@@ -94,6 +96,9 @@ class FakeProvider:
         self._runner: web.AppRunner | None = None
         self._sock: socket.socket | None = None
         self.port = 0
+        self._in_flight = 0
+        #: The most requests being answered at once so far.
+        self.max_in_flight = 0
 
     # Public API --------------------------------------------------------------
 
@@ -145,6 +150,7 @@ class FakeProvider:
         with self._lock:
             self.requests.clear()
             self._script.clear()
+            self.max_in_flight = self._in_flight
 
     # Provider logic (subclasses) ------------------------------------------
 
@@ -175,10 +181,27 @@ class FakeProvider:
             body=body,
             query=dict(request.query),
             received_at=time.monotonic(),
+            peer=request.transport.get_extra_info("peername")
+            if request.transport
+            else None,
         )
         with self._lock:
             self.requests.append(recorded)
             scripted = self._script.popleft() if self._script else None
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            return await self._answer(request, recorded, scripted)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    async def _answer(
+        self,
+        request: web.Request,
+        recorded: RecordedRequest,
+        scripted: ScriptedAnswer | None,
+    ) -> web.StreamResponse:
         if self.latency:
             await asyncio.sleep(self.latency)
         if scripted is not None:
