@@ -1,0 +1,1 @@
+"""Management commands and the helpers they share with the admin."""

@@ -1,0 +1,1 @@
+"""dovecote's management commands."""
