@@ -73,7 +73,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / f"db-{_suffix}.sqlite3",
+            "NAME": str(BASE_DIR / f"db-{_suffix}.sqlite3"),
             "TEST": {"NAME": ""},
         }
     }
