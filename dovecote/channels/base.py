@@ -34,6 +34,9 @@ class Outcome:
     backend: str = ""
     error: str = ""
     error_code: str = ""
+    #: True when the failure lies with the provider (outage, credentials,
+    #: account), so another transport may succeed where this one failed.
+    is_provider_error: bool = False
 
     @property
     def is_sent(self) -> bool:
@@ -74,17 +77,104 @@ class Channel:
         return f"<{type(self).__name__} {self.name!r}>"
 
     def validate_address(self, address: str) -> str:
-        """Return ``address`` normalised, or raise ``InvalidAddress``."""
-        return address
+        """Return ``address`` normalised, or raise ``InvalidAddress``.
+
+        Subclasses may override this; the default strips whitespace.
+        """
+        return address.strip()
 
     def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
         """Render ``notification`` for one recipient. Subclasses must implement."""
         raise NotImplementedError("subclasses of Channel must implement render()")
 
+    def render_template(
+        self,
+        notification: Any,
+        template_name: str,
+        context: dict[str, Any],
+        *,
+        optional: bool = False,
+    ) -> str:
+        """Render ``dovecote/<notification.name>/<template_name>``.
+
+        Text (``.txt``) templates are not autoescaped. A missing template
+        raises ``RenderError``, or gives "" if ``optional``.
+        """
+        from dovecote.notifications.rendering import TemplateCache
+
+        cache = getattr(notification, "_dovecote_templates", None)
+        if cache is None:
+            cache = TemplateCache(notification.name)
+            notification._dovecote_templates = cache
+        rendered: str = cache.render(template_name, context, optional=optional)
+        return rendered
+
+    def default_backend(self) -> str:
+        """Return the transport used when ``TRANSPORTS`` is empty.
+
+        Subclasses may override this to read their transport's setting.
+        """
+        return ""
+
+    def transports(self) -> list[str]:
+        """Return the transport backend paths to try, in order."""
+        return list(self.backends) or [self.default_backend()]
+
     def send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         """Send a batch of claimed deliveries; return one Outcome each.
 
-        Subclasses must implement this. It must not raise for a single
-        delivery's failure: that failure is its Outcome.
+        Try each transport in turn: deliveries that failed with a transient
+        or provider-side error go to the next one. Subclasses implement
+        :meth:`send_batch`, or override this method entirely. It must not
+        raise for a single delivery's failure: that failure is its Outcome.
         """
-        raise NotImplementedError("subclasses of Channel must implement send()")
+        transports = self.transports()
+        pending = list(deliveries)
+        final: dict[int, Outcome] = {}
+        for index, transport in enumerate(transports):
+            is_last = index == len(transports) - 1
+            try:
+                outcomes = self.send_batch(pending, transport)
+            except Exception as exc:  # the transport as a whole failed
+                outcomes = [
+                    Outcome(
+                        delivery.pk,
+                        "failed",
+                        is_transient=True,
+                        is_provider_error=True,
+                        backend=transport,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                    for delivery in pending
+                ]
+            by_id = {outcome.delivery_id: outcome for outcome in outcomes}
+            retry: list[Delivery] = []
+            for delivery in pending:
+                outcome = by_id.get(delivery.pk) or Outcome(
+                    delivery.pk,
+                    "failed",
+                    is_transient=True,
+                    backend=transport,
+                    error=f"{type(self).__name__}.send_batch() returned no outcome",
+                )
+                outcome.backend = outcome.backend or transport
+                final[delivery.pk] = outcome
+                may_fail_over = outcome.is_transient or outcome.is_provider_error
+                if not outcome.is_sent and may_fail_over and not is_last:
+                    retry.append(delivery)
+            pending = retry
+            if not pending:
+                break
+        return [final[delivery.pk] for delivery in deliveries]
+
+    def send_batch(
+        self, deliveries: Sequence[Delivery], transport: str
+    ) -> list[Outcome]:
+        """Send deliveries through one transport backend; return their Outcomes.
+
+        Subclasses must implement this unless they override :meth:`send`.
+        Raising fails the whole batch on this transport (transiently).
+        """
+        raise NotImplementedError(
+            "subclasses of Channel must implement send_batch() or send()"
+        )

@@ -1,0 +1,83 @@
+"""The in-app inbox channel: ``InboxMessage`` rows, written in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dovecote.channels.base import Channel, Outcome, Rendered
+from dovecote.exceptions import InvalidAddress
+from dovecote.notifications.rendering import collapse_line
+
+if TYPE_CHECKING:
+    from dovecote.models import Delivery
+
+
+class InboxChannel(Channel):
+    """Show notifications in the user's in-app inbox.
+
+    The body comes from ``inbox.txt``, the optional subject from
+    ``inbox_subject.txt``, the link from the context name ``url``. Only
+    users have an inbox.
+    """
+
+    name = "inbox"
+    protocol = "inbox"
+    template_names = ("inbox.txt",)
+    optional_template_names = ("inbox_subject.txt",)
+
+    def validate_address(self, address: str) -> str:
+        """Return the user's primary key as text."""
+        address = str(address).strip()
+        if not address:
+            raise InvalidAddress("Only users have an inbox.")
+        return address
+
+    def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
+        """Render ``inbox.txt`` and the optional ``inbox_subject.txt``."""
+        body = self.render_template(notification, "inbox.txt", context).strip()
+        subject = collapse_line(
+            self.render_template(
+                notification, "inbox_subject.txt", context, optional=True
+            )
+        )
+        url = context.get("url") or ""
+        return Rendered(
+            subject=subject, body=body, data={"url": str(url)} if url else {}
+        )
+
+    def default_backend(self) -> str:
+        """Return the label of the database "transport"."""
+        return "inbox"
+
+    def send_batch(
+        self, deliveries: Sequence[Delivery], transport: str
+    ) -> list[Outcome]:
+        """Create the inbox messages in one query; a retried one is not doubled."""
+        from dovecote.models import InboxMessage
+
+        done = set(
+            InboxMessage.objects.filter(
+                delivery_id__in=[d.pk for d in deliveries]
+            ).values_list("delivery_id", flat=True)
+        )
+        InboxMessage.objects.bulk_create(
+            [
+                InboxMessage(
+                    user_id=delivery.user_id,
+                    delivery=delivery,
+                    notification=delivery.notification,
+                    subject=delivery.subject[:300],
+                    body=delivery.body,
+                    url=str((delivery.data or {}).get("url", ""))[:500],
+                )
+                for delivery in deliveries
+                if delivery.pk not in done and delivery.user_id is not None
+            ]
+        )
+        return [
+            Outcome(d.pk, "sent", backend=transport)
+            if d.user_id is not None
+            else Outcome(d.pk, "failed", backend=transport, error="no user")
+            for d in deliveries
+        ]

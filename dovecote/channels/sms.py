@@ -1,0 +1,107 @@
+"""The SMS channel: ``dovecote.sms``, one connection and one call per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dovecote.channels.base import Channel, Outcome, Rendered
+from dovecote.conf import setting
+from dovecote.results import RecipientResult
+
+if TYPE_CHECKING:
+    from dovecote.models import Delivery
+    from dovecote.sms import Message
+
+
+class SmsChannel(Channel):
+    """Send text messages through ``dovecote.sms`` (``SMS_BACKEND``).
+
+    ``OPTIONS``: ``originator`` (default ``DEFAULT_FROM_SMS``). All messages
+    of a batch go to the backend in one ``send_messages`` call, so HTTP
+    providers send them concurrently.
+    """
+
+    name = "sms"
+    protocol = "sms"
+    template_names = ("sms.txt",)
+
+    def validate_address(self, address: str) -> str:
+        """Return the number in E.164 form, or raise ``InvalidAddress``."""
+        from dovecote.sms.phonenumbers import normalize_number
+
+        return normalize_number(address.strip())
+
+    def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
+        """Render ``sms.txt``, without surrounding whitespace."""
+        body = self.render_template(notification, "sms.txt", context).strip()
+        return Rendered(body=body)
+
+    def default_backend(self) -> str:
+        """Return ``SMS_BACKEND``."""
+        return str(setting("SMS_BACKEND"))
+
+    def send_batch(
+        self, deliveries: Sequence[Delivery], transport: str
+    ) -> list[Outcome]:
+        """Send one message per delivery in one call; map each result."""
+        from dovecote import sms
+        from dovecote.sms.signals import post_send
+
+        connection = sms.get_connection(transport or None, fail_silently=True)
+        messages: list[Message] = []
+        for delivery in deliveries:
+            message = sms.Message(
+                delivery.body,
+                self.options.get("originator"),
+                [delivery.address],
+                connection=connection,
+            )
+            message.metadata["delivery_id"] = delivery.pk
+            messages.append(message)
+        with connection:
+            connection.send_messages(messages)
+        outcomes = []
+        for delivery, message in zip(deliveries, messages, strict=True):
+            outcomes.append(
+                outcome_from_results(delivery.pk, message.results, transport)
+            )
+            if any(result.is_success for result in message.results):
+                post_send.send(sender=type(message), instance=message)
+        return outcomes
+
+
+def outcome_from_results(
+    delivery_id: int, results: Sequence[RecipientResult], backend: str
+) -> Outcome:
+    """Return the Outcome of a one-recipient message from its results."""
+    if not results:
+        # Backends that record nothing (dummy) accepted the message.
+        return Outcome(delivery_id, "sent", backend=backend)
+    result = results[0]
+    if result.is_success:
+        return Outcome(
+            delivery_id, "sent", backend=backend, provider_message_id=result.message_id
+        )
+    if result.status == "invalid":
+        return Outcome(
+            delivery_id,
+            "failed",
+            backend=backend,
+            error=result.error_message or "invalid address",
+            error_code=result.error_code or "invalid_address",
+        )
+    status = result.http_status
+    # Credentials, account or outage: another provider may do better.
+    is_provider_error = result.is_transient or status in (401, 402, 403)
+    return Outcome(
+        delivery_id,
+        "failed",
+        is_transient=result.is_transient,
+        retry_after=result.retry_after,
+        is_provider_error=is_provider_error,
+        backend=backend,
+        error=result.error_message or "failed",
+        error_code=result.error_code,
+        provider_message_id=result.message_id,
+    )

@@ -1,0 +1,1 @@
+"""Notification types, their registry, rendering, recipients and preferences."""

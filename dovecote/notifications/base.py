@@ -1,0 +1,89 @@
+"""The ``Notification`` base class: one kind of message people can receive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from dovecote.notifications.dispatch import SendResult
+
+
+class Notification:
+    """A kind of notification, declared once and sent many times.
+
+    Subclasses must set ``name`` (a slug: the key for templates, preferences
+    and the log) and should set ``display_name`` and ``description`` for the
+    preference centre. They may override :meth:`get_context` to add
+    per-recipient template context::
+
+        @register
+        class PowerUserSignedUp(Notification):
+            name = "power-user-signed-up"
+            display_name = "A power user signed up"
+            channels = ["email", "inbox"]
+    """
+
+    #: The slug that names this type in templates, preferences and the log.
+    name: ClassVar[str] = ""
+    #: A short human name, shown in the preference centre.
+    display_name: ClassVar[str] = ""
+    #: A sentence saying when this is sent.
+    description: ClassVar[str] = ""
+    #: Channels on by default; each recipient may switch them off.
+    channels: ClassVar[Sequence[str]] = ("email",)
+    #: Channels off by default that a recipient may switch on.
+    optional_channels: ClassVar[Sequence[str]] = ()
+    #: True: preferences cannot switch it off (security mail).
+    required: ClassVar[bool] = False
+    #: Permissions (``"app_label.codename"``) a user must hold, all of them.
+    permissions: ClassVar[Sequence[str]] = ()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    def __str__(self) -> str:
+        return str(self.display_name or self.name)
+
+    @classmethod
+    def all_channels(cls) -> list[str]:
+        """Return the default channels, then the optional ones, without repeats."""
+        seen: list[str] = []
+        for channel in [*cls.channels, *cls.optional_channels]:
+            if channel not in seen:
+                seen.append(channel)
+        return seen
+
+    def get_context(self, recipient: Any, context: dict[str, Any]) -> dict[str, Any]:
+        """Return the template context for one recipient.
+
+        ``recipient`` is a user or a :class:`~dovecote.Recipient`;
+        ``context`` holds the caller's context and dovecote's names
+        (``recipient``, ``user``, ``site``, ...). Subclasses may override
+        this to add or change names; return the (possibly same) dict.
+        """
+        return context
+
+    @classmethod
+    def send(
+        cls,
+        recipients: Any,
+        context: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> SendResult:
+        """Send this notification; the same as ``send_notification(cls, ...)``."""
+        from dovecote.notifications.dispatch import send_notification
+
+        return send_notification(cls, recipients, context, **kwargs)
+
+    @classmethod
+    def explain(
+        cls,
+        recipients: Any,
+        context: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> SendResult:
+        """Say who would receive it on which channel, writing and sending nothing."""
+        from dovecote.notifications.dispatch import explain_notification
+
+        return explain_notification(cls, recipients, context, **kwargs)

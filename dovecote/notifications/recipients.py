@@ -1,0 +1,215 @@
+"""Who receives a notification: users, groups, querysets, on-demand recipients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.db.models import Model, QuerySet
+from django.utils.module_loading import import_string
+
+from dovecote.conf import setting
+
+__all__ = ["AddressBook", "Recipient", "expand_recipients", "user_language"]
+
+#: The protocol of each on-demand ``Recipient`` keyword.
+RECIPIENT_PROTOCOLS = {
+    "email": "email",
+    "phone": "sms",
+    "slack_webhook": "slack-webhook",
+}
+
+
+@dataclass
+class Recipient:
+    """Someone who is not a user, reached at the addresses given.
+
+    ``addresses`` maps further protocols (of custom channels) to addresses::
+
+        Recipient(email="ada@example.com", phone="+441134960000", name="Ada")
+    """
+
+    email: str = ""
+    phone: str = ""
+    slack_webhook: str = ""
+    name: str = ""
+    language: str = ""
+    addresses: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for attr in ("email", "phone", "slack_webhook", "name", "language"):
+            value = getattr(self, attr)
+            if value is None:
+                setattr(self, attr, "")
+            elif not isinstance(value, str):
+                raise TypeError(
+                    f"Recipient({attr}=...) must be a string, not "
+                    f"{type(value).__name__}."
+                )
+        if not self.address_map():
+            raise ValueError(
+                "A Recipient needs at least one address (email=, phone=, "
+                "slack_webhook= or addresses=)."
+            )
+
+    def __str__(self) -> str:
+        return self.name or self.key
+
+    def address_map(self) -> dict[str, str]:
+        """Return this recipient's addresses by protocol."""
+        found = {
+            protocol: getattr(self, attr).strip()
+            for attr, protocol in RECIPIENT_PROTOCOLS.items()
+            if getattr(self, attr).strip()
+        }
+        found.update({p: a for p, a in self.addresses.items() if a})
+        return found
+
+    @property
+    def key(self) -> str:
+        """Return ``<protocol>:<address>`` of the first address."""
+        protocol, address = next(iter(self.address_map().items()))
+        return f"{protocol}:{address}"
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Return False: templates may test ``recipient.is_authenticated``."""
+        return False
+
+
+def expand_recipients(recipients: Any) -> list[Any]:
+    """Return users and ``Recipient`` objects, each once, in the given order.
+
+    Accept a user, a ``Recipient``, a ``Group`` (its members), a queryset of
+    users or groups, or any iterable of those. Members of all groups come
+    from one query.
+    """
+    user_model = get_user_model()
+    found: list[Any] = []
+    groups: list[Group] = []
+    seen_users: set[Any] = set()
+    seen_keys: set[tuple[tuple[str, str], ...]] = set()
+
+    def add(item: Any) -> None:
+        if isinstance(item, user_model):
+            if item.pk is None:
+                raise ValueError(f"The user {item!r} is not saved.")
+            if item.pk not in seen_users:
+                seen_users.add(item.pk)
+                found.append(item)
+        elif isinstance(item, Recipient):
+            identity = tuple(sorted(item.address_map().items()))
+            if identity not in seen_keys:
+                seen_keys.add(identity)
+                found.append(item)
+        elif isinstance(item, Group):
+            groups.append(item)
+        elif isinstance(item, QuerySet):
+            if item.model is Group or issubclass(item.model, Group):
+                groups.extend(item)
+            else:
+                for obj in item:
+                    add(obj)
+        elif isinstance(item, str | bytes | dict):
+            raise TypeError(
+                f"{item!r} is not a recipient; pass users, groups, querysets or "
+                "dovecote.Recipient(email=...)."
+            )
+        elif isinstance(item, Iterable):
+            for obj in item:
+                add(obj)
+        elif isinstance(item, Model | AbstractBaseUser):
+            raise TypeError(
+                f"{item!r} ({type(item).__name__}) is not a {user_model.__name__}, "
+                "Group or Recipient."
+            )
+        else:
+            raise TypeError(
+                f"{item!r} is not a recipient; pass users, groups, querysets or "
+                "dovecote.Recipient(email=...)."
+            )
+
+    add(recipients)
+    if groups:
+        members = user_model._default_manager.filter(
+            groups__in=[g.pk for g in groups]
+        ).distinct()
+        for user in members.order_by("pk"):
+            add(user)
+    return found
+
+
+def user_language(user: Any) -> str:
+    """Return the language code to render for ``user``.
+
+    Read the attribute named by ``DOVECOTE_LANGUAGE_ATTRIBUTE`` (default
+    ``language``) if the user has it, else ``LANGUAGE_CODE``.
+    """
+    if isinstance(user, Recipient):
+        return user.language or settings.LANGUAGE_CODE
+    attribute = setting("DOVECOTE_LANGUAGE_ATTRIBUTE") or "language"
+    value = getattr(user, attribute, None)
+    return str(value) if value else settings.LANGUAGE_CODE
+
+
+class AddressBook:
+    """Addresses of many users for some protocols, fetched in one query.
+
+    The first active ``Address`` per user and protocol wins, verified
+    before unverified, oldest first. ``email`` falls back to the user's
+    email field; ``sms`` to ``DOVECOTE_PHONE_LOOKUP``; ``inbox`` is the
+    user itself.
+    """
+
+    def __init__(self, users: Sequence[Any], protocols: Iterable[str]) -> None:
+        from dovecote.models import Address
+
+        self.protocols = set(protocols)
+        self._stored: dict[tuple[Any, str], list[str]] = {}
+        lookup = set(self.protocols) - {"inbox"}
+        if users and lookup:
+            rows = (
+                Address.objects.filter(
+                    user_id__in=[u.pk for u in users],
+                    protocol__in=sorted(lookup),
+                    active=True,
+                )
+                .order_by("user_id", "protocol", "-verified", "created_at", "pk")
+                .values_list("user_id", "protocol", "address")
+            )
+            for user_id, protocol, address in rows:
+                self._stored.setdefault((user_id, protocol), []).append(address)
+        self._phone_lookup = _phone_lookup()
+
+    def addresses(self, user: Any, protocol: str) -> list[str]:
+        """Return ``user``'s candidate addresses for ``protocol``, best first."""
+        found = list(self._stored.get((user.pk, protocol), []))
+        fallback = self._fallback(user, protocol)
+        if fallback and fallback not in found:
+            found.append(fallback)
+        return found
+
+    def _fallback(self, user: Any, protocol: str) -> str:
+        if protocol == "inbox":
+            return str(user.pk)
+        if protocol == "email":
+            field_name = user.get_email_field_name()
+            return str(getattr(user, field_name, "") or "").strip()
+        if protocol == "sms" and self._phone_lookup is not None:
+            return str(self._phone_lookup(user) or "").strip()
+        return ""
+
+
+def _phone_lookup() -> Any:
+    path = setting("DOVECOTE_PHONE_LOOKUP")
+    if not path:
+        return None
+    if callable(path):
+        return path
+    if "." in path:
+        return import_string(path)
+    return lambda user: getattr(user, path, None)

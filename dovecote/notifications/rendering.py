@@ -1,0 +1,136 @@
+"""Render a notification's templates for one recipient and channel.
+
+Templates live at ``dovecote/<notification name>/<template name>``. Text
+templates (``.txt``) render with autoescaping off; HTML ones with it on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.template import Context, TemplateDoesNotExist, TemplateSyntaxError
+from django.template.loader import get_template
+
+from dovecote.conf import setting
+from dovecote.exceptions import RenderError
+
+__all__ = [
+    "SimpleSite",
+    "TemplateCache",
+    "collapse_line",
+    "current_site",
+    "template_path",
+]
+
+
+@dataclass(frozen=True)
+class SimpleSite:
+    """The ``site`` context when ``django.contrib.sites`` is not installed."""
+
+    name: str = ""
+    domain: str = ""
+    base_url: str = ""
+
+    def __str__(self) -> str:
+        return self.name or self.domain
+
+
+def current_site() -> Any:
+    """Return the current ``Site``, or a ``SimpleSite`` from settings.
+
+    ``DOVECOTE_SITE_NAME`` and ``DOVECOTE_BASE_URL`` fill the simple one.
+    """
+    from django.apps import apps
+
+    if apps.is_installed("django.contrib.sites"):
+        from django.contrib.sites.models import Site
+
+        return Site.objects.get_current()
+    base_url = str(setting("DOVECOTE_BASE_URL") or "").rstrip("/")
+    domain = base_url.split("://", 1)[-1].split("/", 1)[0]
+    return SimpleSite(
+        name=str(setting("DOVECOTE_SITE_NAME") or domain),
+        domain=domain,
+        base_url=base_url,
+    )
+
+
+def template_path(notification_name: str, template_name: str) -> str:
+    """Return the template path of one of a notification's templates."""
+    return f"dovecote/{notification_name}/{template_name}"
+
+
+def collapse_line(text: str) -> str:
+    """Return ``text`` on one line, runs of whitespace made one space."""
+    return " ".join(text.split())
+
+
+class TemplateCache:
+    """Load each template once per send and render it with the right escaping."""
+
+    def __init__(self, notification_name: str) -> None:
+        self.notification_name = notification_name
+        self._loaded: dict[str, Any] = {}
+
+    def exists(self, template_name: str) -> bool:
+        """Return True if the template can be loaded."""
+        try:
+            self._load(template_name)
+        except RenderError:
+            return False
+        return True
+
+    def render(
+        self, template_name: str, context: dict[str, Any], *, optional: bool = False
+    ) -> str:
+        """Render one template; return "" for a missing optional one.
+
+        Raise ``RenderError`` naming the template and notification if it is
+        missing (and required) or fails to render.
+        """
+        try:
+            template = self._load(template_name)
+        except RenderError:
+            if optional:
+                return ""
+            raise
+        path = template_path(self.notification_name, template_name)
+        autoescape = not template_name.endswith(".txt")
+        try:
+            inner = getattr(template, "template", None)
+            if inner is not None and hasattr(inner, "engine"):
+                # Django templates: the backend wrapper cannot switch
+                # autoescaping off per render, the Context can.
+                return str(inner.render(Context(context, autoescape=autoescape)))
+            return str(template.render(context))
+        except Exception as exc:
+            raise RenderError(
+                f"Rendering {path} for the notification "
+                f"{self.notification_name!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _load(self, template_name: str) -> Any:
+        if template_name in self._loaded:
+            template = self._loaded[template_name]
+        else:
+            path = template_path(self.notification_name, template_name)
+            try:
+                template = get_template(path)
+            except TemplateDoesNotExist:
+                template = None
+            except TemplateSyntaxError as exc:
+                template = RenderError(
+                    f"The template {path} of the notification "
+                    f"{self.notification_name!r} has a syntax error: {exc}"
+                )
+            self._loaded[template_name] = template
+        if template is None:
+            raise RenderError(
+                f"The notification {self.notification_name!r} needs the template "
+                f"{template_path(self.notification_name, template_name)}, which "
+                "does not exist."
+            )
+        if isinstance(template, RenderError):
+            raise template
+        return template
