@@ -1,31 +1,75 @@
-"""The only import of Django's Tasks API (``django.tasks`` or the backport)."""
+"""The only import of Django's Tasks API (``django.tasks`` or the backport).
+
+Three set-ups, chosen with ``TASKS`` and ``DOVECOTE_TASK_BACKEND`` (see
+``docs/delivery.md``): the in-process ``ImmediateBackend`` (the default),
+``django-tasks-db`` (durable, one machine) and ``django-tasks-rq`` (RQ
+workers on Redis, many machines).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-try:  # Django 6.0+
-    from django.tasks import task, task_backends  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # Django 5.2: the django-tasks backport
-    from django_tasks import task, task_backends  # type: ignore[no-redef,unused-ignore]
+if TYPE_CHECKING:  # the backport is typed; django.tasks has the same API
+    from django_tasks import task, task_backends
+else:
+    try:  # Django 6.0+
+        from django.tasks import task, task_backends
+    except ImportError:  # Django 5.2: the django-tasks backport
+        from django_tasks import task, task_backends
 
 from dovecote.conf import setting
 
-__all__ = ["deliver_task", "enqueue_delivery", "task", "task_backends"]
+__all__ = [
+    "deliver_task",
+    "enqueue_delivery",
+    "recover_task",
+    "supports_defer",
+    "task",
+    "task_backends",
+]
 
 
 @task()
-def deliver_task(delivery_ids: list[int]) -> None:
-    """Claim and send the given deliveries (those still due)."""
+def deliver_task(delivery_ids: list[int]) -> int:
+    """Claim and send the given deliveries (those still due); return how many."""
     from dovecote.delivery.worker import deliver
 
-    deliver(delivery_ids)
+    return len(deliver(delivery_ids))
 
 
-def enqueue_delivery(delivery_ids: list[int], **kwargs: Any) -> None:
-    """Enqueue ``deliver_task`` on the configured backend and queue."""
-    deliver_task.using(
+@task()
+def recover_task(grace: float | None = None) -> int:
+    """Run the recovery sweep; return how many deliveries it enqueued."""
+    from dovecote.delivery.recovery import recover
+
+    return len(recover(grace=grace).enqueued)
+
+
+def backend() -> Any:
+    """Return the task backend deliveries go through."""
+    return task_backends[setting("DOVECOTE_TASK_BACKEND")]
+
+
+def supports_defer() -> bool:
+    """Return True if the task backend can run a task later (``run_after``)."""
+    return bool(backend().supports_defer)
+
+
+def enqueue_delivery(
+    delivery_ids: Sequence[int], *, run_after: datetime | None = None
+) -> Any:
+    """Enqueue ``deliver_task`` on the configured backend and queue.
+
+    ``run_after`` is dropped when the backend cannot defer; the delivery's
+    ``available_at`` still holds it back, and the sweep enqueues it when due.
+    """
+    if run_after is not None and not supports_defer():
+        run_after = None
+    return deliver_task.using(
         backend=setting("DOVECOTE_TASK_BACKEND"),
         queue_name=setting("DOVECOTE_TASK_QUEUE"),
-        **kwargs,
+        run_after=run_after,
     ).enqueue(list(delivery_ids))

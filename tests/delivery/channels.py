@@ -1,0 +1,124 @@
+"""Channels for the delivery tests: scripted outcomes, and a Twilio one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from dovecote.channels import Channel, Outcome, Rendered
+
+#: Every batch ``RecordingChannel`` was asked to send, in order.
+sent_batches: list[list[int]] = []
+
+
+class RecordingChannel(Channel):
+    """Record each batch; the address scripts the outcome.
+
+    ``ok`` (or anything else) is sent; ``transient`` and ``permanent``
+    fail that way; ``retry-after:N`` fails transiently asking for N
+    seconds; ``raise`` makes the whole batch raise.
+    """
+
+    name = "rec"
+    protocol = "rec"
+
+    def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
+        return Rendered(body="hi")
+
+    def send(self, deliveries: Sequence[Any]) -> list[Outcome]:
+        sent_batches.append([d.pk for d in deliveries])
+        outcomes = []
+        for d in deliveries:
+            if d.address == "raise":
+                raise RuntimeError("channel bug")
+            if d.address == "transient":
+                outcomes.append(
+                    Outcome(d.pk, "failed", is_transient=True, error="HTTP 503")
+                )
+            elif d.address == "permanent":
+                outcomes.append(
+                    Outcome(
+                        d.pk,
+                        "failed",
+                        error="21211: invalid 'To' number",
+                        error_code="21211",
+                    )
+                )
+            elif d.address.startswith("retry-after:"):
+                outcomes.append(
+                    Outcome(
+                        d.pk,
+                        "failed",
+                        is_transient=True,
+                        retry_after=float(d.address.split(":")[1]),
+                        error="HTTP 429",
+                    )
+                )
+            else:
+                outcomes.append(
+                    Outcome(d.pk, "sent", provider_message_id=f"m{d.pk}", backend="rec")
+                )
+        return outcomes
+
+
+class TwilioChannel(Channel):
+    """Send each delivery as an SMS through dovecote.sms's Twilio backend.
+
+    The fake server's URL comes from ``OPTIONS["base_url"]`` or the
+    ``DOVECOTE_FAKE_TWILIO`` environment variable (worker processes).
+    """
+
+    name = "twilio"
+    protocol = "phone"
+
+    def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
+        return Rendered(body="hi")
+
+    def send(self, deliveries: Sequence[Any]) -> list[Outcome]:
+        from dovecote.sms import Message, get_connection
+
+        base_url = self.options.get("base_url") or os.environ["DOVECOTE_FAKE_TWILIO"]
+        connection = get_connection(
+            "dovecote.sms.backends.twilio.SmsBackend",
+            base_url=base_url,
+            account_sid="AC" + "0" * 31 + "1",
+            auth_token="fake-twilio-token",
+        )
+        messages = []
+        for d in deliveries:
+            message = Message(
+                f"{d.body} #{d.pk}", "+15005550006", [d.address], connection=connection
+            )
+            messages.append(message)
+        # The results say which recipients failed.
+        with connection, contextlib.suppress(Exception):
+            connection.send_messages(messages)
+        outcomes = []
+        for d, message in zip(deliveries, messages, strict=True):
+            if not message.results:
+                outcomes.append(
+                    Outcome(d.pk, "failed", is_transient=True, error="no result")
+                )
+                continue
+            r = message.results[0]
+            if r.is_success:
+                outcomes.append(
+                    Outcome(
+                        d.pk, "sent", provider_message_id=r.message_id, backend="tw"
+                    )
+                )
+            else:
+                outcomes.append(
+                    Outcome(
+                        d.pk,
+                        "failed",
+                        is_transient=r.is_transient,
+                        retry_after=r.retry_after,
+                        error=r.error_message,
+                        error_code=r.error_code,
+                        backend="tw",
+                    )
+                )
+        return outcomes
