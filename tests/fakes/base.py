@@ -30,6 +30,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl
 from urllib.request import Request, urlopen
@@ -315,6 +316,7 @@ class SpawnedFake:
             ],
             stdout=subprocess.PIPE,
             text=True,
+            cwd=Path(__file__).resolve().parents[2],
         )
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline()
