@@ -80,7 +80,7 @@ def preview(request: HttpRequest, notification: str, channel: str) -> HttpRespon
     error = ""
     try:
         rendered = chan.render(instance, context)
-    except Exception as exc:  # noqa: BLE001 - a preview shows any template error.
+    except Exception as exc:  # A preview shows any template error, not a 500.
         rendered, error = None, f"{type(exc).__name__}: {exc}"
     item: dict[str, Any] = {}
     if rendered is not None:

@@ -63,7 +63,10 @@ def preference_rows(user: Any) -> list[Row]:
         for p in Preference.objects.filter(user=user)
     }
     group: dict[tuple[str, str], bool] = {}
-    for g in GroupPreference.objects.filter(group__user=user):
+    groups = GroupPreference.objects.none()
+    if hasattr(user, "groups"):
+        groups = GroupPreference.objects.filter(group__user=user)
+    for g in groups:
         key = (g.notification, g.channel)
         # Any group that turns a channel on wins over one that turns it off.
         group[key] = group.get(key, False) or g.enabled
@@ -137,6 +140,7 @@ def _render(
 ) -> HttpResponse:
     from dovecote.channels import get_channels
 
+    user: Any = request.user
     addresses = [
         {
             "protocol": a.protocol,
@@ -145,7 +149,7 @@ def _render(
             "active": a.active,
             "deactivated_reason": a.deactivated_reason,
         }
-        for a in Address.objects.filter(user_id=request.user.pk)
+        for a in Address.objects.filter(user=user)
     ]
     return render(
         request,
