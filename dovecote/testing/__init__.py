@@ -1,0 +1,177 @@
+"""Test helpers: one outbox across channels, assertions, pytest fixtures.
+
+Add the fixtures with ``pytest_plugins = ["dovecote.testing.pytest_plugin"]``.
+"Notified" means a Delivery that is queued, sending, sent or delivered (not
+skipped, not failed), so the assertions hold whether or not the task backend
+has run yet. :func:`deliver_queued` sends queued deliveries now, for tests
+whose transaction never commits.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dovecote.models import Delivery, InboxMessage
+
+__all__ = [
+    "Outbox",
+    "assert_not_notified",
+    "assert_notified",
+    "deliver_queued",
+    "notifications_sent",
+    "reset_outboxes",
+]
+
+#: Statuses that count as notified.
+NOTIFIED_STATUSES = ("queued", "sending", "sent", "delivered")
+
+
+def reset_outboxes() -> None:
+    """Empty ``mail.outbox``, ``dovecote.sms.outbox`` and ``dovecote.chat.outbox``."""
+    from django.core import mail
+
+    import dovecote.chat
+    import dovecote.sms
+
+    mail.outbox = []
+    dovecote.sms.outbox = []
+    dovecote.chat.outbox = []
+
+
+class Outbox:
+    """What the locmem transports and the inbox hold, channel by channel."""
+
+    @property
+    def email(self) -> list[Any]:
+        """Return ``django.core.mail.outbox``."""
+        from django.core import mail
+
+        return list(getattr(mail, "outbox", []))
+
+    @property
+    def sms(self) -> list[Any]:
+        """Return ``dovecote.sms.outbox``."""
+        import dovecote.sms
+
+        return list(dovecote.sms.outbox)
+
+    @property
+    def chat(self) -> list[Any]:
+        """Return ``dovecote.chat.outbox``."""
+        import dovecote.chat
+
+        return list(dovecote.chat.outbox)
+
+    @property
+    def inbox(self) -> list[InboxMessage]:
+        """Return the inbox messages, oldest first."""
+        from dovecote.models import InboxMessage
+
+        return list(InboxMessage.objects.order_by("created_at", "pk"))
+
+    def __len__(self) -> int:
+        return len(self.email) + len(self.sms) + len(self.chat) + len(self.inbox)
+
+    def clear(self) -> None:
+        """Empty the transport outboxes (inbox rows stay: they are data)."""
+        reset_outboxes()
+
+
+def deliver_queued(notification: str | None = None) -> int:
+    """Send the queued deliveries that are due now; return how many were handled.
+
+    Use it where ``on_commit`` never fires (a test inside a transaction).
+    """
+    from django.utils import timezone
+
+    from dovecote.delivery.worker import deliver
+    from dovecote.models import Delivery
+
+    due = Delivery.objects.filter(status="queued", available_at__lte=timezone.now())
+    if notification is not None:
+        due = due.filter(notification=notification)
+    return len(deliver(list(due.values_list("pk", flat=True))))
+
+
+def notifications_sent(
+    recipient: Any = None,
+    notification: str | None = None,
+    *,
+    channel: str | None = None,
+    statuses: tuple[str, ...] = NOTIFIED_STATUSES,
+) -> list[Delivery]:
+    """Return the Delivery rows that notified ``recipient``, oldest first.
+
+    ``recipient`` is a user, an address (matched exactly against
+    ``Delivery.address``), a ``dovecote.Recipient``, or None for anyone.
+    """
+    from dovecote.models import Delivery
+    from dovecote.notifications.recipients import Recipient
+    from dovecote.notifications.registry import get_notification
+
+    rows = Delivery.objects.filter(status__in=statuses)
+    if notification is not None:
+        rows = rows.filter(notification=get_notification(notification).name)
+    if channel is not None:
+        rows = rows.filter(channel=channel)
+    if isinstance(recipient, Recipient):
+        rows = rows.filter(
+            user__isnull=True, address__in=list(recipient.address_map().values())
+        )
+    elif isinstance(recipient, str):
+        rows = rows.filter(address=recipient)
+    elif recipient is not None:
+        rows = rows.filter(user=recipient)
+    return list(rows.order_by("created_at", "pk"))
+
+
+def assert_notified(
+    recipient: Any,
+    notification: str,
+    *,
+    channel: str | None = None,
+    count: int | None = None,
+) -> list[Delivery]:
+    """Assert ``recipient`` got ``notification`` (``count`` times, if given).
+
+    Return the matching Delivery rows.
+    """
+    found = notifications_sent(recipient, notification, channel=channel)
+    where = f" on {channel}" if channel else ""
+    if count is None and not found:
+        raise AssertionError(
+            f"{recipient} was not notified of {notification!r}{where}. "
+            + _what_happened(recipient, notification, channel)
+        )
+    if count is not None and len(found) != count:
+        raise AssertionError(
+            f"{recipient} was notified of {notification!r}{where} {len(found)} "
+            f"time(s), not {count}. " + _what_happened(recipient, notification, channel)
+        )
+    return found
+
+
+def assert_not_notified(
+    recipient: Any, notification: str | None = None, *, channel: str | None = None
+) -> None:
+    """Assert ``recipient`` did not get ``notification`` (any type if None)."""
+    found = notifications_sent(recipient, notification, channel=channel)
+    if found:
+        listed = ", ".join(f"{d.notification} [{d.channel}] {d.status}" for d in found)
+        raise AssertionError(f"{recipient} was notified: {listed}.")
+
+
+def _what_happened(recipient: Any, notification: str, channel: str | None) -> str:
+    everything = notifications_sent(
+        recipient,
+        notification,
+        channel=channel,
+        statuses=("queued", "sending", "sent", "delivered", "failed", "skipped"),
+    )
+    if not everything:
+        return "There is no Delivery for them."
+    return "Deliveries: " + ", ".join(
+        f"[{d.channel}] {d.status}{f' ({d.skip_reason})' if d.skip_reason else ''}"
+        for d in everything
+    )
