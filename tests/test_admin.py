@@ -11,7 +11,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from dovecote import Notification
 from dovecote.models import (
     Address,
     Delivery,
@@ -22,6 +21,7 @@ from dovecote.models import (
     Preference,
     Suppression,
 )
+from dovecote.notifications.base import Notification
 from dovecote.notifications.registry import register, unregister
 
 pytestmark = pytest.mark.django_db

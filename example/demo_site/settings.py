@@ -1,0 +1,96 @@
+"""Settings of the dovecote example site: embedded defaults, no services.
+
+SQLite, in-process delivery, and every transport writing files under
+``var/`` (or ``$DOVECOTE_DEMO_VAR``) so that you can read what was sent.
+Not for production: the secret key is public and DEBUG is on.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+#: Everything the demo writes: the database and each channel's outbox.
+VAR_DIR = Path(os.environ.get("DOVECOTE_DEMO_VAR") or BASE_DIR / "var").resolve()
+OUTBOX_DIR = VAR_DIR / "outbox"
+
+SECRET_KEY = "dovecote-example-not-secret"
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",  # the Tasks API backport; Django 6.0 has django.tasks
+    "dovecote",
+    "shop",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "demo_site.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+WSGI_APPLICATION = None
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "demo.sqlite3",
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en"
+STATIC_URL = "/static/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+# Delivery: Django's Tasks API, run in-process as soon as the sending
+# transaction commits. For a durable queue use django-tasks-db; for many
+# machines, django-tasks-rq on Redis (see docs/delivery.md).
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+# Transports: file backends, one folder per channel. Swap in SMTP, Twilio,
+# Slack... by changing these lines only (see docs/providers.md).
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = OUTBOX_DIR / "email"
+DEFAULT_FROM_EMAIL = "Dovecote Shop <shop@example.com>"
+SMS_BACKEND = "dovecote.sms.backends.filebased.SmsBackend"
+SMS_FILE_PATH = OUTBOX_DIR / "sms"
+DEFAULT_FROM_SMS = "+15005550006"
+CHAT_BACKEND = "dovecote.chat.backends.filebased.ChatBackend"
+CHAT_FILE_PATH = OUTBOX_DIR / "chat"
+# CHAT_ALLOWED_HOSTS keeps its default: only hooks.slack.com.
+
+# Notifications: the four default channels (email, sms, slack-webhook,
+# inbox) are used as they are. Links in messages point here.
+DOVECOTE_SITE_NAME = "Dovecote Shop"
+DOVECOTE_BASE_URL = "http://127.0.0.1:8000"
+DOVECOTE_DEV_OUTBOX = True

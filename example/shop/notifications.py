@@ -1,0 +1,29 @@
+"""The shop's notification types; dovecote autodiscovers this module."""
+
+from dovecote import Notification, register
+
+
+@register
+class PowerUserSignedUp(Notification):
+    name = "power-user-signed-up"
+    display_name = "A power user signed up"
+    description = "Sent to staff when a customer picks the power-user plan."
+    channels = ["email", "sms", "slack-webhook", "inbox"]
+
+
+@register
+class PasswordChanged(Notification):
+    name = "password-changed"
+    display_name = "Your password was changed"
+    description = "Security notice sent whenever your password changes."
+    channels = ["email", "sms"]
+    # Security mail: preferences cannot switch it off.
+    required = True
+
+
+@register
+class WeeklySummary(Notification):
+    name = "weekly-summary"
+    display_name = "Weekly summary"
+    description = "Your orders and the shop's news, every Monday."
+    channels = ["email", "inbox"]

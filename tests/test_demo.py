@@ -1,0 +1,125 @@
+"""The demo: ``example/manage.py demo`` sends on every channel and says why not."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dovecote.sms.utils import messages_from_binary_file
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def run_demo(var_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DOVECOTE_"))
+    }
+    env["DOVECOTE_DEMO_VAR"] = str(var_dir)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "example" / "manage.py"), "demo", "--no-color"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    var_dir = tmp_path_factory.mktemp("demo-var")
+    completed = run_demo(var_dir)
+    assert completed.returncode == 0, completed.stderr
+    return var_dir, completed.stdout
+
+
+def rows(stdout: str, notification: str) -> list[list[str]]:
+    section = stdout.split(f"== Sent '{notification}'\n", 1)[1].split("\n\n", 1)[0]
+    return [line.split() for line in section.splitlines()[1:]]
+
+
+def test_demo_writes_email_sms_and_chat_files(demo):
+    var_dir, _ = demo
+    outbox = var_dir / "outbox"
+    emails = "".join(p.read_text() for p in (outbox / "email").glob("*.log"))
+    assert "Subject: New power user: Alice Example" in emails
+    assert "Subject: Your password was changed" in emails or (
+        "Subject: Your Dovecote Shop password was changed" in emails
+    )
+    assert "To: ivy@example.net" in emails
+
+    texts = []
+    for path in (outbox / "sms").glob("*.log"):
+        with path.open("rb") as file:
+            texts.extend(messages_from_binary_file(file))
+    recipients = {number for message in texts for number in message.recipients}
+    assert recipients == {"+31612345678", "+14155550123"}
+
+    chat = "".join(p.read_text() for p in (outbox / "chat").glob("*.log"))
+    # One post, to the webhook (its secret part redacted in the log).
+    assert chat.count("to: https://hooks.slack.com/services/T000/B000/") == 1
+    assert "*Alice Example* (alice@example.com) just picked" in chat
+
+
+def test_demo_fills_inboxes_in_its_own_database(demo):
+    var_dir, _ = demo
+    with sqlite3.connect(var_dir / "demo.sqlite3") as db:
+        ((count,),) = db.execute("SELECT COUNT(*) FROM dovecote_inboxmessage")
+    assert count == 7
+
+
+def test_demo_reports_each_skip_with_its_reason(demo):
+    _, stdout = demo
+    power = rows(stdout, "power-user-signed-up")
+    assert find_row(power, "olivia", "sms")[:6] == [
+        "olivia",
+        "sms",
+        "-",
+        "skipped",
+        "opted",
+        "out",
+    ]
+    assert " ".join(find_row(power, "sam", "sms")[3:]) == (
+        "skipped no address for this channel"
+    )
+    assert find_row(power, "demo", "slack-webhook")[3] == "sent"
+    weekly = rows(stdout, "weekly-summary")
+    assert find_row(weekly, "alice", "email")[3:5] == ["skipped", "opted"]
+    assert find_row(weekly, "demo", "email")[3] == "sent"
+    assert "In all: 18 sent, 12 skipped." in stdout
+
+
+def find_row(table, who, channel):
+    for row in table:
+        if row[0] == who and channel in row:
+            return row
+    raise AssertionError(f"no row for {who} on {channel}: {table}")
+
+
+def test_demo_prints_where_outputs_are_and_how_to_run_the_site(demo):
+    var_dir, stdout = demo
+    for folder in ("email", "sms", "chat"):
+        assert str(var_dir / "outbox" / folder) in stdout
+    assert "python example/manage.py runserver" in stdout
+    assert "demo / demo" in stdout
+
+
+def test_demo_run_twice_starts_afresh(demo, tmp_path):
+    var_dir, _ = demo
+    again = run_demo(var_dir)
+    assert again.returncode == 0, again.stderr
+    assert "In all: 18 sent, 12 skipped." in again.stdout
+    with sqlite3.connect(var_dir / "demo.sqlite3") as db:
+        ((count,),) = db.execute("SELECT COUNT(*) FROM dovecote_inboxmessage")
+    assert count == 7
+    assert len(list((var_dir / "outbox" / "chat").glob("*.log"))) == 1
