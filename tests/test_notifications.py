@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 import dovecote
-from dovecote import Notification, Recipient, register, send_notification
+from dovecote import Recipient, register, send_notification
 from dovecote.exceptions import InvalidAddress, NotificationNotRegistered, RenderError
 from dovecote.models import (
     Address,
@@ -21,15 +21,14 @@ from dovecote.models import (
     Preference,
     Suppression,
 )
+from dovecote.notifications.base import Notification
 from dovecote.notifications.registry import get_notification, unregister
 from dovecote.signals import notification_sent
 from dovecote.testing import assert_not_notified, assert_notified, deliver_queued
-from dovecote.testing.pytest_plugin import (  # noqa: F401
-    _dovecote_reset_outboxes,
-    dovecote_outbox,
-)
 
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/secret"
+
+pytest_plugins = ["dovecote.testing.pytest_plugin"]
 
 
 def make_user(username, *, email=None, phone=None, webhook=None, **extra):

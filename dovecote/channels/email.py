@@ -102,18 +102,19 @@ class EmailChannel(Channel):
                         connection.open()
                         is_open = True
                     sent = connection.send_messages([message])
-                except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                    # The connection is gone; reopen it for the next message.
-                    connection.close()
-                    is_open = False
-                    outcomes.append(_failure(delivery, exc, transient=True))
-                    continue
                 except smtplib.SMTPRecipientsRefused as exc:
                     code = next(iter(exc.recipients.values()), (550, b""))[0]
                     outcomes.append(_failure(delivery, exc, code=code))
                     continue
                 except smtplib.SMTPResponseException as exc:
                     outcomes.append(_failure(delivery, exc, code=exc.smtp_code))
+                    continue
+                # SMTPException subclasses OSError: keep this after the above.
+                except OSError as exc:
+                    # The connection is gone; reopen it for the next message.
+                    connection.close()
+                    is_open = False
+                    outcomes.append(_failure(delivery, exc, transient=True))
                     continue
                 except Exception as exc:
                     outcomes.append(_failure(delivery, exc, transient=False))

@@ -63,6 +63,8 @@ class SkipReason:
     INACTIVE_USER = "inactive_user"
     #: A ``Suppression`` row blocks the address.
     SUPPRESSED = "suppressed"
+    #: The type names a channel missing from ``DOVECOTE_CHANNELS``.
+    CHANNEL_NOT_CONFIGURED = "channel_not_configured"
 
 
 @dataclass
@@ -308,11 +310,11 @@ def _available_at(send_at: datetime.datetime | None) -> datetime.datetime:
 def _channel_names(
     cls: type[Notification], channels: Sequence[str] | str | None
 ) -> list[str]:
-    offered = cls.all_channels()
     if channels is None:
-        names = offered
-    else:
-        names = [channels] if isinstance(channels, str) else list(channels)
+        # Channels the type names but settings lack are skipped (and
+        # reported by the system check dovecote.E004).
+        return cls.all_channels()
+    names = [channels] if isinstance(channels, str) else list(channels)
     for name in names:
         get_channel(name)  # raises BackendDoesNotExist naming the known ones
     return list(dict.fromkeys(names))
@@ -331,7 +333,8 @@ def _plan(
     if context is not None and not isinstance(context, Mapping):
         raise TypeError(f"context must be a dict, not {type(context).__name__}.")
     names = _channel_names(cls, channels)
-    channel_of = {name: get_channel(name) for name in names}
+    configured = get_channels()
+    channel_of = {name: configured[name] for name in names if name in configured}
     people = expand_recipients(recipients)
     on_demand = _validate_on_demand([p for p in people if isinstance(p, Recipient)])
     users = [p for p in people if not isinstance(p, Recipient)]
@@ -346,7 +349,17 @@ def _plan(
     seen: set[tuple[str, str]] = set()
     for person in people:
         language = user_language(person)
-        for name, channel in channel_of.items():
+        for name in names:
+            channel = channel_of.get(name)
+            if channel is None:
+                key = _key(person)
+                if (key, name) not in seen:
+                    seen.add((key, name))
+                    entry = DeliveryResult(
+                        person, name, "skipped", SkipReason.CHANNEL_NOT_CONFIGURED
+                    )
+                    planned.append(_Planned(entry, key, "", language))
+                continue
             reason, address = "", ""
             if isinstance(person, Recipient):
                 address = on_demand[id(person)].get(channel.protocol, "")
@@ -372,6 +385,10 @@ def _plan(
     if render:
         _render(cls, planned, dict(context or {}), channel_of)
     return planned
+
+
+def _key(person: Any) -> str:
+    return person.key if isinstance(person, Recipient) else f"user:{person.pk}"
 
 
 def _validate_on_demand(people: list[Recipient]) -> dict[int, dict[str, str]]:
