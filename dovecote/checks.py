@@ -1,1 +1,111 @@
-"""System checks (ids ``dovecote.E0xx`` and ``dovecote.W0xx``)."""
+"""System checks (ids ``dovecote.E0xx`` and ``dovecote.W0xx``).
+
+- ``dovecote.E001``: ``DOVECOTE_CHANNELS`` is invalid.
+- ``dovecote.E002``: a channel's transport backend cannot be imported.
+- ``dovecote.E003``: ``SMS_BACKEND`` or ``CHAT_BACKEND`` cannot be imported.
+- ``dovecote.E004``: a notification type names an unknown channel.
+- ``dovecote.E005``: a template of an enabled channel is missing or broken.
+- ``dovecote.W001``: a notification type has no channels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from dovecote.conf import setting
+
+
+@checks.register("dovecote")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check transports and ``DOVECOTE_CHANNELS``."""
+    errors: list[checks.CheckMessage] = []
+    for name in ("SMS_BACKEND", "CHAT_BACKEND"):
+        path = setting(name)
+        try:
+            import_string(path)
+        except ImportError as exc:
+            errors.append(
+                checks.Error(
+                    f"{name} = {path!r} cannot be imported: {exc}",
+                    hint="Use a dotted path such as "
+                    "'dovecote.sms.backends.console.SmsBackend'.",
+                    id="dovecote.E003",
+                )
+            )
+    from dovecote.channels import get_channels
+
+    try:
+        channels = get_channels()
+    except ImproperlyConfigured as exc:
+        errors.append(checks.Error(str(exc), id="dovecote.E001"))
+        return errors
+    for channel in channels.values():
+        for path in channel.backends:
+            try:
+                import_string(path)
+            except ImportError as exc:
+                errors.append(
+                    checks.Error(
+                        f"The channel {channel.name!r} lists the transport "
+                        f"{path!r}, which cannot be imported: {exc}",
+                        id="dovecote.E002",
+                    )
+                )
+    return errors
+
+
+@checks.register("dovecote")
+def check_notifications(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Check each registered type's channels and templates."""
+    from dovecote.channels import get_channels
+    from dovecote.notifications.registry import registered_notifications
+    from dovecote.notifications.rendering import TemplateCache, template_path
+
+    try:
+        channels = get_channels()
+    except ImproperlyConfigured:
+        return []  # reported by check_settings
+    errors: list[checks.CheckMessage] = []
+    for cls in registered_notifications():
+        names = cls.all_channels()
+        if not names:
+            errors.append(
+                checks.Warning(
+                    f"The notification {cls.name!r} has no channels.",
+                    obj=cls,
+                    id="dovecote.W001",
+                )
+            )
+        templates = TemplateCache(cls.name)
+        for name in names:
+            channel = channels.get(name)
+            if channel is None:
+                errors.append(
+                    checks.Error(
+                        f"The notification {cls.name!r} names the channel "
+                        f"{name!r}, which DOVECOTE_CHANNELS does not configure.",
+                        hint=f"Configured channels: {', '.join(channels) or 'none'}.",
+                        obj=cls,
+                        id="dovecote.E004",
+                    )
+                )
+                continue
+            for template_name in channel.template_names:
+                if not templates.exists(template_name):
+                    errors.append(
+                        checks.Error(
+                            f"The notification {cls.name!r} is sent on "
+                            f"{name!r} but its template "
+                            f"{template_path(cls.name, template_name)} is "
+                            "missing or has a syntax error.",
+                            obj=cls,
+                            id="dovecote.E005",
+                        )
+                    )
+    return errors
