@@ -67,7 +67,9 @@ def template_statuses(
             f"channel {channel_name!r} is not in DOVECOTE_CHANNELS"
         )
     statuses = []
-    for template_name in channel.template_names:
+    names = [*channel.template_names]
+    names += [n for n in channel.optional_template_names if n not in names]
+    for template_name in names:
         template_path = f"dovecote/{notification.name}/{template_name}"
         optional = template_name in channel.optional_template_names
         try:
