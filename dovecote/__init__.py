@@ -6,7 +6,16 @@ The public API is imported lazily so that ``import dovecote`` (and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time, __getattr__ below
+    from dovecote.notifications.base import Notification
+    from dovecote.notifications.dispatch import (
+        explain_notification,
+        send_notification,
+    )
+    from dovecote.notifications.recipients import Recipient
+    from dovecote.notifications.registry import register
 
 __version__ = "0.1.0"
 

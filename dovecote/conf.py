@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
         "dovecote.channels.inbox.InboxChannel",
     ],
     "DOVECOTE_PHONE_LOOKUP": None,
+    "DOVECOTE_LANGUAGE_ATTRIBUTE": "language",
     "DOVECOTE_SITE_NAME": None,
     "DOVECOTE_BASE_URL": None,
     # Delivery.

@@ -13,7 +13,6 @@ from tests.smtp import SmtpSink, free_port
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 LOCMEM_EMAIL = "django.core.mail.backends.locmem.EmailBackend"
 
-pytest_plugins = ["dovecote.testing.pytest_plugin", "tests.fakes.fixtures"]
 
 
 class RejectingSink(SmtpSink):

@@ -28,7 +28,6 @@ from dovecote.testing import assert_not_notified, assert_notified, deliver_queue
 
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/secret"
 
-pytest_plugins = ["dovecote.testing.pytest_plugin"]
 
 
 def make_user(username, *, email=None, phone=None, webhook=None, **extra):
