@@ -1,0 +1,104 @@
+import pytest
+from django.core import mail
+from django.core.mail import EmailMultiAlternatives
+from django.test import Client, override_settings
+
+import dovecote.chat as chat
+from dovecote.chat import send_chat
+from dovecote.sms import send_sms
+
+pytestmark = pytest.mark.django_db
+
+URL = "/notifications/outbox/"
+WEBHOOK = "https://hooks.slack.com/services/T0/B0/CHATSECRET"
+
+
+@pytest.fixture
+def staff_client(django_user_model):
+    user = django_user_model.objects.create_user("staff", "s@example.com", "pw")
+    user.is_staff = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _send_email():
+    message = EmailMultiAlternatives(
+        "Hello outbox",
+        "Plain text body",
+        "from@example.com",
+        ["to@example.com"],
+        headers={"Authorization": "Bearer TOPSECRET", "X-Tag": "visible"},
+    )
+    message.attach_alternative("<p>HTML <b>body</b></p>", "text/html")
+    message.send()
+
+
+def test_hidden_from_non_staff_when_not_debugging(alice_client):
+    assert alice_client.get(URL).status_code == 404
+    assert Client().get(URL).status_code == 404
+
+
+@override_settings(DEBUG=True)
+def test_open_to_anyone_when_debugging():
+    assert Client().get(URL).status_code == 200
+
+
+@override_settings(DOVECOTE_DEV_OUTBOX=False, DEBUG=True)
+def test_setting_forces_it_off_even_for_staff(staff_client):
+    assert staff_client.get(URL).status_code == 404
+    assert staff_client.get(f"{URL}preview/order-shipped/email/").status_code == 404
+
+
+def test_shows_email_sms_and_chat_with_secrets_hidden(staff_client):
+    _send_email()
+    send_sms("Héllo ünicode ✓", recipients=["+14155550100"])
+    send_chat("Deploy done", recipients=[WEBHOOK], blocks=[{"type": "divider"}])
+    assert chat.outbox
+    html = staff_client.get(URL).content.decode()
+    assert "Hello outbox" in html and "Plain text body" in html
+    assert 'sandbox="" srcdoc="&lt;p&gt;HTML &lt;b&gt;body&lt;/b&gt;&lt;/p&gt;"' in html
+    assert "TOPSECRET" not in html and "visible" in html
+    assert "UCS-2, 1 segment" in html
+    assert "Deploy done" in html and "divider" in html
+    assert "CHATSECRET" not in html
+    assert "https://hooks.slack.com/services/T0/B0/****" in html
+
+
+def test_reads_the_file_backends(staff_client, tmp_path):
+    email_dir, sms_dir, chat_dir = (tmp_path / n for n in ("email", "sms", "chat"))
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(email_dir),
+        SMS_BACKEND="dovecote.sms.backends.filebased.SmsBackend",
+        SMS_FILE_PATH=str(sms_dir),
+        CHAT_BACKEND="dovecote.chat.backends.filebased.ChatBackend",
+        CHAT_FILE_PATH=str(chat_dir),
+    ):
+        _send_email()
+        send_sms("x" * 170, recipients=["+14155550100"])
+        send_chat("From a file", recipients=[WEBHOOK])
+        html = staff_client.get(URL).content.decode()
+    assert "Hello outbox" in html and "TOPSECRET" not in html
+    assert "GSM-7, 2 segments" in html
+    assert "From a file" in html and "CHATSECRET" not in html
+    assert mail.outbox == []
+
+
+def test_previews_every_type_and_channel(staff_client):
+    html = staff_client.get(URL).content.decode()
+    assert 'href="/notifications/outbox/preview/order-shipped/sms/"' in html
+    response = staff_client.get(f"{URL}preview/order-shipped/email/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "recipient@example.com" in page
+    assert "List-Unsubscribe" in page
+    sms = staff_client.get(f"{URL}preview/order-shipped/sms/").content.decode()
+    assert "GSM-7" in sms
+
+
+def test_preview_of_unknown_type_or_channel_is_404(staff_client):
+    assert staff_client.get(f"{URL}preview/nope/email/").status_code == 404
+    assert staff_client.get(f"{URL}preview/order-shipped/fax/").status_code == 404
+    assert staff_client.get(f"{URL}preview/weekly-digest/inbox/").status_code == 404
