@@ -16,6 +16,7 @@ from dovecote.exceptions import DovecoteError
 REASONS = {
     "opted_out": "opted out",
     "channel_not_enabled": "channel not enabled for this type",
+    "channel_not_configured": "channel not in DOVECOTE_CHANNELS",
     "no_address": "no address for this channel",
     "invalid_address": "address is not valid",
     "no_permission": "lacks the type's permission",
@@ -154,7 +155,7 @@ class Command(BaseCommand):
                 [
                     self.who(entry.recipient),
                     entry.channel,
-                    "(in-app)" if entry.channel == "inbox" else entry.address or "-",
+                    self.address(entry),
                     status,
                     why,
                 ]
@@ -179,6 +180,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Queued deliveries are sent by the task workers (see docs/delivery.md)."
             )
+
+    @staticmethod
+    def address(entry: Any) -> str:
+        if not entry.address:
+            return "-"
+        return "(in-app)" if entry.channel == "inbox" else str(entry.address)
 
     @staticmethod
     def who(recipient: Any) -> str:

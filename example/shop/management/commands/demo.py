@@ -35,6 +35,7 @@ CHANNEL_DIRS = {"email": "email", "sms": "sms", "slack-webhook": "chat"}
 REASONS = {
     "opted_out": "opted out (own or group preference)",
     "channel_not_enabled": "channel not enabled for this type",
+    "channel_not_configured": "channel not in DOVECOTE_CHANNELS",
     "no_address": "no address for this channel",
     "invalid_address": "address is not valid",
     "no_permission": "lacks the type's permission",
