@@ -14,7 +14,6 @@ SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 LOCMEM_EMAIL = "django.core.mail.backends.locmem.EmailBackend"
 
 
-
 class RejectingSink(SmtpSink):
     """Refuse ``busy@`` with 450 (try later) and ``gone@`` with 550."""
 
