@@ -1,0 +1,72 @@
+"""Settings for worker processes in the delivery fault tests.
+
+Environment: ``DOVECOTE_FAULT_DB`` (``sqlite:<path>`` or ``postgres:<name>``),
+``DOVECOTE_FAULT_TASKS`` (``immediate``, ``db`` or ``rq``),
+``DOVECOTE_FAKE_TWILIO`` (base URL), ``DOVECOTE_SMTP_PORT``,
+``DOVECOTE_REDIS_PORT``, ``DOVECOTE_LEASE`` (seconds).
+"""
+
+import os
+
+from tests.settings import *  # noqa: F403
+from tests.settings import INSTALLED_APPS
+
+_kind, _, _name = os.environ["DOVECOTE_FAULT_DB"].partition(":")
+if _kind == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _name,
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "HOST": "127.0.0.1",
+            "PORT": "5432",
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _name,
+            # Writers wait for each other instead of failing at once.
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db", "django_rq"]
+
+_tasks = os.environ.get("DOVECOTE_FAULT_TASKS", "immediate")
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+            "db": "django_tasks_db.DatabaseBackend",
+            "rq": "django_tasks_rq.RQBackend",
+        }[_tasks]
+    }
+}
+RQ_QUEUES = {
+    "default": {
+        "HOST": "127.0.0.1",
+        "PORT": int(os.environ.get("DOVECOTE_REDIS_PORT", "6379")),
+        "DB": 5,
+        "DEFAULT_TIMEOUT": 60,
+    }
+}
+
+SMS_BACKEND = "dovecote.sms.backends.twilio.SmsBackend"
+TWILIO_ACCOUNT_SID = "AC" + "0" * 31 + "1"
+TWILIO_AUTH_TOKEN = "fake-twilio-token"
+TWILIO_BASE_URL = os.environ.get("DOVECOTE_FAKE_TWILIO", "http://127.0.0.1:9")
+SMS_CONCURRENCY = int(os.environ.get("DOVECOTE_SMS_CONCURRENCY", "50"))
+SMS_TIMEOUT = 5.0
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = "127.0.0.1"
+EMAIL_PORT = int(os.environ.get("DOVECOTE_SMTP_PORT", "9"))
+EMAIL_TIMEOUT = 5
+
+DOVECOTE_BATCH_SIZE = int(os.environ.get("DOVECOTE_BATCH", "50"))
+DOVECOTE_LEASE_SECONDS = float(os.environ.get("DOVECOTE_LEASE", "3"))
+DOVECOTE_MAX_ATTEMPTS = 50
+DOVECOTE_RETRY_BASE_DELAY = 0.2
+DOVECOTE_RETRY_MAX_DELAY = 1.0
+DOVECOTE_REQUEUE_GRACE = 1.0

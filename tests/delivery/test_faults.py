@@ -1,0 +1,349 @@
+"""Fault tests with real worker processes, fake providers and real servers.
+
+Each test builds its own database (a SQLite file, or a fresh PostgreSQL
+database with ``DOVECOTE_TEST_DB=postgres``), migrates it in a child
+process and drives ``db_worker``, ``rqworker``, ``dovecote_worker`` and
+``dovecote_requeue`` processes against a fake Twilio on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.twilio import FakeTwilio
+
+ROOT = Path(__file__).resolve().parents[2]
+IS_POSTGRES = os.environ.get("DOVECOTE_TEST_DB") == "postgres"
+postgres_only = pytest.mark.skipif(not IS_POSTGRES, reason="DOVECOTE_TEST_DB=postgres")
+
+pytestmark = pytest.mark.slow
+
+
+class Env:
+    """A database and the environment of the processes that use it."""
+
+    def __init__(self, tmp_path: Path, **extra: str) -> None:
+        self.procs: list[subprocess.Popen[str]] = []
+        self.tmp_path = tmp_path
+        if IS_POSTGRES:
+            self.pg_name = f"dovecote_fault_{uuid.uuid4().hex[:10]}"
+            _pg(f'CREATE DATABASE "{self.pg_name}"')
+            db = f"postgres:{self.pg_name}"
+        else:
+            self.pg_name = ""
+            db = f"sqlite:{tmp_path / 'fault.sqlite3'}"
+        self.vars = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.delivery.settings_worker",
+            "DOVECOTE_FAULT_DB": db,
+            "PYTHONPATH": str(ROOT),
+            **extra,
+        }
+        self.run("migrate")
+
+    def run(self, *args: str, timeout: float = 120) -> dict:
+        out = subprocess.run(
+            [sys.executable, "-m", "tests.delivery.proc", *args],
+            env=self.vars,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def start(self, *args: str, module: str = "django") -> subprocess.Popen[str]:
+        log = open(self.tmp_path / f"proc{len(self.procs)}.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            env=self.vars,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def status(self) -> dict:
+        return self.run("status")
+
+    def wait_for(self, predicate, timeout: float = 90, what: str = "") -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status()
+            if predicate(status):
+                return status
+            if time.monotonic() > deadline:
+                logs = "".join(
+                    p.read_text()[-2000:] for p in self.tmp_path.glob("proc*.log")
+                )
+                raise AssertionError(f"timed out waiting for {what}: {status}\n{logs}")
+            time.sleep(0.3)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if self.pg_name:
+            _pg(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+
+
+def _pg(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1",
+        user=os.environ.get("PGUSER", "postgres"),
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(sql)
+
+
+def all_sent(n: int):
+    return lambda s: s["counts"].get("sent", 0) == n
+
+
+def accepted_per_number(fake: FakeTwilio) -> Counter[str]:
+    return Counter(to for _sender, to, _body in fake.sent())
+
+
+@pytest.fixture
+def fake():
+    with FakeTwilio() as server:
+        yield server
+
+
+@pytest.fixture
+def make_env(tmp_path):
+    envs = []
+
+    def make(**extra: str) -> Env:
+        env = Env(tmp_path, **extra)
+        envs.append(env)
+        return env
+
+    yield make
+    for env in envs:
+        env.close()
+
+
+def test_sigkilled_db_worker_mid_batch_loses_nothing(make_env, fake):
+    """django-tasks-db worker killed mid-batch: all sent, dupes only in flight."""
+    n = 300
+    fake.latency = 0.05
+    env = make_env(
+        DOVECOTE_FAULT_TASKS="db",
+        DOVECOTE_FAKE_TWILIO=fake.base_url,
+        DOVECOTE_SMS_CONCURRENCY="5",
+        DOVECOTE_BATCH="20",
+    )
+    env.run("seed", str(n), "sms")
+    worker = env.start("db_worker", "--interval", "0.1", "--no-startup-delay")
+    deadline = time.monotonic() + 60
+    while fake.count < n // 4:
+        assert time.monotonic() < deadline, "the worker never got going"
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+    at_kill = env.status()
+    in_flight = set(at_kill["sending"])
+    assert in_flight, "killed between batches: nothing was in flight"
+    assert at_kill["counts"].get("sent", 0) < n
+    env.start("db_worker", "--interval", "0.1", "--no-startup-delay")
+    env.start("dovecote_requeue", "--loop", "--interval", "0.5")
+    env.wait_for(all_sent(n), what=f"{n} sent")
+    counts = accepted_per_number(fake)
+    assert len(counts) == n
+    twice = {to for to, c in counts.items() if c > 1}
+    # At most once more, and only what the dead worker had in flight.
+    assert max(counts.values()) <= 2
+    assert twice <= in_flight
+
+
+def test_503_then_429_all_delivered_nothing_failed(make_env, fake):
+    n = 100
+    fake.fail_next(60, status=503)
+    fake.rate_limit_next(60, retry_after=1)
+    env = make_env(DOVECOTE_FAULT_TASKS="immediate", DOVECOTE_FAKE_TWILIO=fake.base_url)
+    env.run("seed", str(n), "sms")  # the immediate backend tries them all once
+    for _ in range(2):
+        env.start("dovecote_worker", "--interval", "0.2", "--recover-every", "1")
+    status = env.wait_for(all_sent(n), what=f"{n} sent")
+    assert "failed" not in status["counts"]
+    counts = accepted_per_number(fake)
+    assert len(counts) == n
+    assert set(counts.values()) == {1}  # no crash, so exactly once
+    assert fake.count == n + 120
+
+
+def test_smtp_sink_down_then_back(make_env, tmp_path):
+    from tests.smtp import SmtpSink, free_port
+
+    port = free_port()
+    env = make_env(DOVECOTE_FAULT_TASKS="immediate", DOVECOTE_SMTP_PORT=str(port))
+    n = 30
+    env.run("seed", str(n), "email")  # connection refused: all stay queued
+    status = env.status()
+    assert status["counts"] == {"queued": n}
+    sink = SmtpSink()
+    sink.start = lambda: _start_on(sink, port)  # type: ignore[method-assign]
+    sink.start()
+    try:
+        env.start("dovecote_requeue", "--loop", "--interval", "0.5", "--grace", "0")
+        env.wait_for(all_sent(n), what=f"{n} mails sent")
+        rcpts = Counter(r for _frm, tos in sink.envelopes for r in tos)
+        assert len(rcpts) == n and set(rcpts.values()) == {1}
+    finally:
+        sink.stop()
+
+
+def _start_on(sink, port):
+    from aiosmtpd.controller import Controller
+
+    sink.port = port
+    sink._controller = Controller(sink, hostname="127.0.0.1", port=port)
+    sink._controller.start()
+    return sink
+
+
+@postgres_only
+@pytest.mark.postgres
+def test_three_workers_on_postgres_send_2000_once_each(make_env, fake):
+    n = 2000
+    env = make_env(DOVECOTE_FAULT_TASKS="db", DOVECOTE_FAKE_TWILIO=fake.base_url)
+    env.run("seed", str(n), "sms")  # 40 tasks wait in the database queue
+    for _ in range(3):
+        env.start("dovecote_worker", "--interval", "0.1", "--batch", "25")
+    # Duplicate tasks for every delivery race the pollers.
+    env.start("db_worker", "--interval", "0.1", "--no-startup-delay")
+    env.wait_for(all_sent(n), timeout=180, what=f"{n} sent")
+    counts = accepted_per_number(fake)
+    assert len(counts) == n
+    assert set(counts.values()) == {1}
+    assert fake.count == n
+
+
+@postgres_only
+@pytest.mark.postgres
+def test_same_idempotency_key_from_many_processes_sends_once(make_env, fake):
+    env = make_env(DOVECOTE_FAULT_TASKS="immediate", DOVECOTE_FAKE_TWILIO=fake.base_url)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.delivery.proc", "notify", "order-42"],
+            env=env.vars,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    status = env.status()
+    assert status["counts"] == {"sent": 1}
+    assert fake.count == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Redis:
+    """A private redis-server (no persistence) on a free port."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.port = _free_port()
+        self.dir = tmp_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "redis did not start"
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
+def test_redis_restart_under_rq_workers_loses_nothing(make_env, fake, tmp_path):
+    redis = Redis(tmp_path)
+    redis.start()
+    try:
+        n = 200
+        fake.latency = 0.05
+        env = make_env(
+            DOVECOTE_FAULT_TASKS="rq",
+            DOVECOTE_FAKE_TWILIO=fake.base_url,
+            DOVECOTE_REDIS_PORT=str(redis.port),
+            DOVECOTE_SMS_CONCURRENCY="5",
+            DOVECOTE_BATCH="10",
+        )
+        env.run("seed", str(n), "sms")  # 20 jobs in Redis
+        rq_args = ("rqworker", "default", "--job-class", "django_tasks_rq.Job")
+        worker = env.start(*rq_args)
+        deadline = time.monotonic() + 60
+        while fake.count < n // 5:
+            assert time.monotonic() < deadline, "the RQ worker never got going"
+            time.sleep(0.02)
+        redis.kill()  # every queued job is gone with it
+        worker.wait(60)  # RQ workers exit when Redis goes away
+        redis.start()
+        assert env.status()["counts"].get("sent", 0) < n
+        env.start(*rq_args)
+        env.start("dovecote_requeue", "--loop", "--interval", "0.5")
+        env.wait_for(all_sent(n), what=f"{n} sent")
+        counts = accepted_per_number(fake)
+        assert len(counts) == n
+        assert max(counts.values()) <= 2
+    finally:
+        redis.kill()
