@@ -9,6 +9,8 @@ out emptied (no recorded requests, no scripted failures, no latency)::
         fake_twilio.fail_next(2, status=503)
 
 (or list ``"tests.fakes.fixtures"`` in the root conftest's ``pytest_plugins``).
+The module has no asserts to rewrite; PYTEST_DONT_REWRITE keeps pytest from
+warning when a test module imported it before ``pytest_plugins`` names it.
 """
 
 from __future__ import annotations

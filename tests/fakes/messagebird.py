@@ -41,7 +41,7 @@ class FakeMessageBird(FakeProvider):
 
     def sent(self) -> list[tuple[str, str, str]]:
         """Return ``(originator, recipient, body)`` per accepted recipient."""
-        out = []
+        out: list[tuple[str, str, str]] = []
         for req in self.requests:
             if req.accepted:
                 data = req.json
