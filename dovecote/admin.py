@@ -93,7 +93,13 @@ def _template(source: str) -> Any:
 
 
 class NotificationListFilter(admin.SimpleListFilter):
-    """Filter by notification type: registered ones, plus any in the log."""
+    """Filter by notification type, offering the registered types.
+
+    The choices come from the registry, not from a ``SELECT DISTINCT`` over
+    the log, which would read a whole index of a big table on every page
+    view. A type no longer registered can still be filtered by URL
+    (``?notification=<name>``) or found by search.
+    """
 
     title = _("notification type")
     parameter_name = "notification"
@@ -101,13 +107,16 @@ class NotificationListFilter(admin.SimpleListFilter):
     def lookups(
         self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
     ) -> list[tuple[str, str]]:
-        """Return registered types (by display name) and logged names."""
-        from dovecote.management.notification_types import registered_types
+        """Return the registered types by display name, and the chosen one."""
+        from dovecote.notifications.registry import registered_notifications
 
-        choices = {t.name: f"{t.display_name} ({t.name})" for t in registered_types()}
-        logged = Delivery.objects.values_list("notification", flat=True).distinct()
-        for name in logged.order_by("notification"):
-            choices.setdefault(name, name)
+        choices = {
+            n.name: f"{n.display_name or n.name} ({n.name})"
+            for n in registered_notifications()
+        }
+        chosen = self.value()
+        if chosen:
+            choices.setdefault(chosen, chosen)
         return sorted(choices.items())
 
     def queryset(

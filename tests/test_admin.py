@@ -133,6 +133,17 @@ def test_changelist_searches_address_recipient_and_provider_id(client, superuser
     assert result_ids(client.get(url, {"q": "SMabc123"})) == [first.pk]
     assert result_ids(client.get(url, {"q": "person3@example.com"})) != [first.pk]
     assert result_ids(client.get(url, {"q": "hooks.slack.com"})) == [second.pk]
+    assert second.pk in result_ids(client.get(url, {"q": str(second.pk)}))
+
+
+def test_notification_filter_keeps_an_unregistered_type_chosen_by_url(
+    client, superuser, types
+):
+    retired = make_delivery(1, notification="retired-type")
+    make_delivery(2)
+    response = client.get(reverse(CHANGELIST), {"notification": "retired-type"})
+    assert result_ids(response) == [retired.pk]
+    assert "retired-type" in response.content.decode()
 
 
 def test_changelist_query_count_does_not_grow_with_rows(client, superuser):
@@ -375,3 +386,23 @@ def test_preference_suppression_and_inbox_admins_render(client, superuser):
         reverse("admin:dovecote_inboxmessage_changelist"), {"read": "yes"}
     )
     assert list(response.context["cl"].result_list) == []
+
+
+def test_resend_of_a_text_message_goes_out_over_sms(
+    client, superuser, django_capture_on_commit_callbacks
+):
+    import dovecote.sms
+
+    original = make_delivery(
+        1,
+        channel="sms",
+        protocol="sms",
+        address="+31612345678",
+        subject="",
+        body="Order 1 shipped.",
+        status=DeliveryStatus.UNDELIVERED,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        resend(client, original)
+    assert [m.body for m in dovecote.sms.outbox] == ["Order 1 shipped."]
+    assert dovecote.sms.outbox[0].recipients == ["+31612345678"]
