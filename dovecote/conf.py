@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_CONCURRENCY": 20,
     "CHAT_TIMEOUT": 10.0,
     "TWILIO_BASE_URL": "https://api.twilio.com",
+    "TWILIO_STATUS_CALLBACK": None,
     "MESSAGEBIRD_BASE_URL": "https://rest.messagebird.com",
     "VONAGE_BASE_URL": "https://rest.nexmo.com",
     # Notifications.
