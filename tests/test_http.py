@@ -11,7 +11,6 @@ import pytest
 from dovecote import sms
 from dovecote.http import is_transient_status, parse_retry_after
 from tests.backends.contract import SENDER
-from tests.fakes.fixtures import *  # noqa: F403
 
 BACKEND = "dovecote.sms.backends.twilio.SmsBackend"
 

@@ -7,7 +7,6 @@ import pytest
 from dovecote import chat
 from dovecote.exceptions import PermanentDeliveryError, TransientDeliveryError
 from tests.backends.contract import ChatBackendContract
-from tests.fakes.fixtures import *  # noqa: F403
 
 BACKEND = "dovecote.chat.backends.slack.ChatBackend"
 

@@ -9,7 +9,6 @@ from django.core.exceptions import ImproperlyConfigured
 from dovecote import sms
 from dovecote.exceptions import PermanentDeliveryError, TransientDeliveryError
 from tests.backends.contract import SENDER, UK, UK_OTHER, SmsBackendContract
-from tests.fakes.fixtures import *  # noqa: F403
 
 BACKEND = "dovecote.sms.backends.twilio.SmsBackend"
 SERVICE_SID = "MG" + "0" * 31 + "1"

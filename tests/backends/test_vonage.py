@@ -6,7 +6,6 @@ from django.core.exceptions import ImproperlyConfigured
 from dovecote import sms
 from dovecote.exceptions import PermanentDeliveryError, TransientDeliveryError
 from tests.backends.contract import SENDER, UK, UK_OTHER, SmsBackendContract
-from tests.fakes.fixtures import *  # noqa: F403
 
 BACKEND = "dovecote.sms.backends.vonage.SmsBackend"
 
