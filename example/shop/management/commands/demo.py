@@ -276,7 +276,7 @@ class Command(BaseCommand):
             ("/admin/dovecote/delivery/", "the delivery log (filter, search, Resend)"),
             *[(path, label) for label, path in dovecote_pages()],
         ]
-        lines = ["python example/manage.py runserver"]
+        lines = [".venv/bin/python example/manage.py runserver"]
         lines += [f"  {base}{path:<28} {label}" for path, label in pages]
         if len(pages) == 3:
             lines.append(
