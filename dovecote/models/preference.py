@@ -8,7 +8,28 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class Preference(models.Model):
+class BasePreference(models.Model):
+    """Whether the owner receives ``notification`` on ``channel``."""
+
+    notification = models.CharField(_("notification"), max_length=100)
+    channel = models.CharField(_("channel"), max_length=40)
+    enabled = models.BooleanField(_("enabled"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"{self.owner} · {self.notification} · {self.channel}: {state}"
+
+    @property
+    def owner(self) -> object:
+        """Return the user or group this preference belongs to."""
+        raise NotImplementedError
+
+
+class Preference(BasePreference):
     """Whether ``user`` receives ``notification`` on ``channel``."""
 
     user = models.ForeignKey(
@@ -17,10 +38,6 @@ class Preference(models.Model):
         related_name="dovecote_preferences",
         verbose_name=_("user"),
     )
-    notification = models.CharField(_("notification"), max_length=100)
-    channel = models.CharField(_("channel"), max_length=40)
-    enabled = models.BooleanField(_("enabled"))
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("preference")
@@ -32,12 +49,13 @@ class Preference(models.Model):
             )
         ]
 
-    def __str__(self) -> str:
-        state = "on" if self.enabled else "off"
-        return f"{self.user} · {self.notification} · {self.channel}: {state}"
+    @property
+    def owner(self) -> object:
+        """Return the user."""
+        return self.user
 
 
-class GroupPreference(models.Model):
+class GroupPreference(BasePreference):
     """Default for members of ``group``; a user's own Preference wins."""
 
     group = models.ForeignKey(
@@ -46,10 +64,6 @@ class GroupPreference(models.Model):
         related_name="dovecote_preferences",
         verbose_name=_("group"),
     )
-    notification = models.CharField(_("notification"), max_length=100)
-    channel = models.CharField(_("channel"), max_length=40)
-    enabled = models.BooleanField(_("enabled"))
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("group preference")
@@ -61,6 +75,7 @@ class GroupPreference(models.Model):
             )
         ]
 
-    def __str__(self) -> str:
-        state = "on" if self.enabled else "off"
-        return f"{self.group} · {self.notification} · {self.channel}: {state}"
+    @property
+    def owner(self) -> object:
+        """Return the group."""
+        return self.group
