@@ -19,6 +19,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ class Env:
         }
         self.run("migrate")
 
-    def run(self, *args: str, timeout: float = 120) -> dict:
+    def run(self, *args: str, timeout: float = 120) -> dict[str, Any]:
         out = subprocess.run(
             [sys.executable, "-m", "tests.delivery.proc", *args],
             env=self.vars,
@@ -63,7 +64,8 @@ class Env:
             timeout=timeout,
             check=True,
         )
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return result
 
     def start(self, *args: str, module: str = "django") -> subprocess.Popen[str]:
         log = open(self.tmp_path / f"proc{len(self.procs)}.log", "w")  # noqa: SIM115
@@ -78,10 +80,12 @@ class Env:
         self.procs.append(proc)
         return proc
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         return self.run("status")
 
-    def wait_for(self, predicate, timeout: float = 90, what: str = "") -> dict:
+    def wait_for(
+        self, predicate, timeout: float = 90, what: str = ""
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             status = self.status()
