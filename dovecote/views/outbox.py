@@ -109,7 +109,9 @@ def sample_context(cls: Any, channel: str) -> dict[str, Any]:
     from dovecote.notifications.rendering import current_site
     from dovecote.tokens import preferences_url
 
-    placeholder = Recipient(email="recipient@example.com", phone="+15005550006")
+    placeholder = Recipient(
+        email="recipient@example.com", phone="+15005550006", name="Ada Example"
+    )
     context: dict[str, Any] = {
         "recipient": placeholder,
         "user": None,

@@ -92,7 +92,7 @@ def test_previews_every_type_and_channel(staff_client):
     response = staff_client.get(f"{URL}preview/order-shipped/email/")
     assert response.status_code == 200
     page = response.content.decode()
-    assert "recipient@example.com" in page
+    assert "Ada Example" in page
     assert "List-Unsubscribe" in page
     sms = staff_client.get(f"{URL}preview/order-shipped/sms/").content.decode()
     assert "GSM-7" in sms
