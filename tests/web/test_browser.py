@@ -113,7 +113,9 @@ def test_unsubscribing_from_an_emails_list_unsubscribe_link(page, live_server, p
     alice, _ = people
     send_notification("order-shipped", [alice], {"order": "U-1"}, channels="email")
     header = mail.outbox[-1].extra_headers["List-Unsubscribe"]
-    path = re.fullmatch(r"<(.+)>", header).group(1)
+    match = re.fullmatch(r"<(.+)>", header)
+    assert match is not None
+    path = match.group(1)
     page.goto(f"{live_server.url}{path}")
     assert page.get_by_role("heading", name="Unsubscribe").is_visible()
     page.click("button:has-text('Unsubscribe')")

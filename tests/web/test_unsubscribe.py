@@ -92,7 +92,9 @@ def test_email_list_unsubscribe_header_turns_off_the_next_send(
     assert (
         message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     )
-    url = re.fullmatch(r"<(.+)>", message.extra_headers["List-Unsubscribe"]).group(1)
+    match = re.fullmatch(r"<(.+)>", message.extra_headers["List-Unsubscribe"])
+    assert match is not None
+    url = match.group(1)
     assert client.post(url, ONE_CLICK).status_code == 200
     result = send_notification("order-shipped", [alice], {"order": "A-2"})
     by_channel = {e.channel: e for e in result}
