@@ -23,11 +23,6 @@ from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 
 logger = logging.getLogger("dovecote.delivery")
 
-#: Seconds a queued delivery may sit due before the sweep assumes its task
-#: was lost and enqueues another (``DOVECOTE_REQUEUE_GRACE``).
-DEFAULT_GRACE = 60.0
-
-
 @dataclass
 class Recovery:
     """What one sweep did."""
@@ -43,9 +38,12 @@ class Recovery:
 
 
 def requeue_grace() -> float:
-    """Return ``DOVECOTE_REQUEUE_GRACE``, in seconds."""
-    value = setting("DOVECOTE_REQUEUE_GRACE")
-    return DEFAULT_GRACE if value is None else float(value)
+    """Return ``DOVECOTE_REQUEUE_GRACE``, in seconds.
+
+    A queued delivery may sit due this long before the sweep assumes its
+    task was lost and enqueues another.
+    """
+    return float(setting("DOVECOTE_REQUEUE_GRACE"))
 
 
 def take_over_expired(now: datetime | None = None) -> Recovery:
