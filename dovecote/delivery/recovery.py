@@ -23,6 +23,7 @@ from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 
 logger = logging.getLogger("dovecote.delivery")
 
+
 @dataclass
 class Recovery:
     """What one sweep did."""
