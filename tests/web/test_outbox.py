@@ -102,3 +102,51 @@ def test_preview_of_unknown_type_or_channel_is_404(staff_client):
     assert staff_client.get(f"{URL}preview/nope/email/").status_code == 404
     assert staff_client.get(f"{URL}preview/order-shipped/fax/").status_code == 404
     assert staff_client.get(f"{URL}preview/weekly-digest/inbox/").status_code == 404
+
+
+def test_preview_uses_the_types_preview_context(staff_client):
+    from dovecote import Notification, register
+    from dovecote.notifications.registry import unregister
+
+    @register
+    class PreviewedShipment(Notification):
+        name = "order-shipped-previewed"
+        channels = ["email"]
+
+        def preview_context(self):
+            return {"order": "SAMPLE-42"}
+
+    try:
+        # Its templates come from memory; the pages' from the app.
+        with override_settings(
+            TEMPLATES=[
+                {
+                    "BACKEND": "django.template.backends.django.DjangoTemplates",
+                    "OPTIONS": {
+                        "loaders": [
+                            (
+                                "django.template.loaders.locmem.Loader",
+                                {
+                                    "dovecote/order-shipped-previewed/"
+                                    "email_subject.txt": "Order {{ order }}",
+                                    "dovecote/order-shipped-previewed/"
+                                    "email_body.txt": "Body {{ order }}",
+                                },
+                            ),
+                            "django.template.loaders.app_directories.Loader",
+                        ],
+                        "context_processors": [
+                            "django.template.context_processors.request",
+                            "django.contrib.auth.context_processors.auth",
+                            "django.contrib.messages.context_processors.messages",
+                        ],
+                    },
+                }
+            ]
+        ):
+            url = f"{URL}preview/order-shipped-previewed/email/"
+            page = staff_client.get(url).content.decode()
+    finally:
+        unregister(PreviewedShipment)
+    assert "Order SAMPLE-42" in page
+    assert "Body SAMPLE-42" in page
