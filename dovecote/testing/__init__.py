@@ -9,6 +9,7 @@ whose transaction never commits.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -116,14 +117,34 @@ def notifications_sent(
     if channel is not None:
         rows = rows.filter(channel=channel)
     if isinstance(recipient, Recipient):
+        addresses = recipient.address_map()
         rows = rows.filter(
-            user__isnull=True, address__in=list(recipient.address_map().values())
+            user__isnull=True,
+            address__in=_address_forms(list(addresses.values()), set(addresses)),
         )
     elif isinstance(recipient, str):
-        rows = rows.filter(address=recipient)
+        rows = rows.filter(address__in=_address_forms([recipient]))
     elif recipient is not None:
         rows = rows.filter(user=recipient)
     return list(rows.order_by("created_at", "pk"))
+
+
+def _address_forms(
+    addresses: list[str], protocols: set[str] | None = None
+) -> list[str]:
+    # A Delivery holds the address as its channel normalised it (E.164, a
+    # lowercase email domain): match the address as typed and those forms.
+    from dovecote.channels import get_channels
+    from dovecote.exceptions import InvalidAddress
+
+    forms = set(addresses) | {a.strip() for a in addresses}
+    for channel in get_channels().values():
+        if protocols is not None and channel.protocol not in protocols:
+            continue
+        for address in addresses:
+            with contextlib.suppress(InvalidAddress):
+                forms.add(channel.validate_address(address))
+    return sorted(forms)
 
 
 def assert_notified(
@@ -142,12 +163,12 @@ def assert_notified(
     if count is None and not found:
         raise AssertionError(
             f"{recipient} was not notified of {notification!r}{where}. "
-            + _what_happened(recipient, notification, channel)
+            + _what_happened(recipient)
         )
     if count is not None and len(found) != count:
         raise AssertionError(
             f"{recipient} was notified of {notification!r}{where} {len(found)} "
-            f"time(s), not {count}. " + _what_happened(recipient, notification, channel)
+            f"time(s), not {count}. " + _what_happened(recipient)
         )
     return found
 
@@ -162,16 +183,24 @@ def assert_not_notified(
         raise AssertionError(f"{recipient} was notified: {listed}.")
 
 
-def _what_happened(recipient: Any, notification: str, channel: str | None) -> str:
+#: How many Delivery rows a failure message lists at most.
+MAX_LISTED = 20
+
+
+def _what_happened(recipient: Any) -> str:
+    # Every type and channel: "notified on another channel" and "notified
+    # of another type" are the mistakes this message is there to show.
     everything = notifications_sent(
         recipient,
-        notification,
-        channel=channel,
         statuses=("queued", "sending", "sent", "delivered", "failed", "skipped"),
     )
     if not everything:
         return "There is no Delivery for them."
-    return "Deliveries: " + ", ".join(
-        f"[{d.channel}] {d.status}{f' ({d.skip_reason})' if d.skip_reason else ''}"
-        for d in everything
+    listed = ", ".join(
+        f"{d.notification} [{d.channel}] {d.status}"
+        + (f" ({d.skip_reason})" if d.skip_reason else "")
+        + (f" ({d.last_error})" if d.status == "failed" and d.last_error else "")
+        for d in everything[:MAX_LISTED]
     )
+    more = len(everything) - MAX_LISTED
+    return f"Deliveries: {listed}" + (f" and {more} more." if more > 0 else ".")
