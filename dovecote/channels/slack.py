@@ -8,17 +8,28 @@ from typing import TYPE_CHECKING, Any
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.channels.sms import outcome_from_results
 from dovecote.conf import setting
+from dovecote.exceptions import RenderError
 
 if TYPE_CHECKING:
     from dovecote.chat import ChatMessage
     from dovecote.models import Delivery
 
 
+#: The optional per-type Block Kit template.
+BLOCKS_TEMPLATE = "slack-webhook.json"
+#: The most blocks Slack accepts in one message:
+#: https://api.slack.com/reference/block-kit/blocks
+MAX_BLOCKS = 50
+
+
 class SlackWebhookChannel(Channel):
     """Post to Slack incoming webhooks through ``dovecote.chat`` (``CHAT_BACKEND``).
 
     The text comes from ``slack-webhook.txt``; Block Kit ``blocks`` from the
-    context name ``slack_blocks`` (a list), if given.
+    context name ``slack_blocks`` (a list), if given, else from the optional
+    template ``slack-webhook.json`` (a list of blocks, or an object with
+    ``blocks``). With blocks, Slack shows the text only where blocks cannot
+    be shown (notifications, old clients).
     """
 
     name = "slack-webhook"
@@ -32,13 +43,67 @@ class SlackWebhookChannel(Channel):
         return validate_webhook_url(address.strip())
 
     def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
-        """Render ``slack-webhook.txt``; keep ``slack_blocks`` from the context."""
+        """Render ``slack-webhook.txt`` and the blocks.
+
+        The context's ``slack_blocks`` win over ``slack-webhook.json``, which
+        is then not rendered.
+        """
         text = self.render_template(notification, "slack-webhook.txt", context).strip()
         data: dict[str, Any] = {}
         blocks = context.get("slack_blocks")
+        if not blocks:
+            blocks = self.render_blocks(notification, context)
         if blocks:
             data["blocks"] = list(blocks)
         return Rendered(body=text, data=data)
+
+    def render_blocks(
+        self, notification: Any, context: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Return the blocks ``slack-webhook.json`` renders ([] without one).
+
+        Raise ``RenderError`` naming the template if it is not valid JSON,
+        not a list of blocks or an object with ``blocks``, or has more
+        blocks than Slack takes.
+        """
+        from dovecote.notifications.rendering import TemplateCache, template_path
+
+        cache = getattr(notification, "_dovecote_templates", None)
+        if cache is None:
+            cache = TemplateCache(notification.name)
+            notification._dovecote_templates = cache
+        value = cache.render_json(BLOCKS_TEMPLATE, context, optional=True)
+        if value is None:
+            return []
+        path = template_path(notification.name, BLOCKS_TEMPLATE)
+        if isinstance(value, dict):
+            extra = sorted(set(value) - {"blocks"})
+            if extra or "blocks" not in value:
+                raise _shape_error(
+                    path,
+                    notification,
+                    "an object must have the one key 'blocks'"
+                    + (f", not {', '.join(map(repr, extra))}" if extra else ""),
+                )
+            value = value["blocks"]
+        if not isinstance(value, list):
+            raise _shape_error(
+                path, notification, f"got a {type(value).__name__}, not a list"
+            )
+        for index, block in enumerate(value):
+            if not (isinstance(block, dict) and isinstance(block.get("type"), str)):
+                raise _shape_error(
+                    path,
+                    notification,
+                    f"block {index} is not an object with a 'type'",
+                )
+        if len(value) > MAX_BLOCKS:
+            raise _shape_error(
+                path,
+                notification,
+                f"{len(value)} blocks, more than Slack's {MAX_BLOCKS}",
+            )
+        return value
 
     def default_backend(self) -> str:
         """Return ``CHAT_BACKEND``."""
@@ -72,3 +137,10 @@ class SlackWebhookChannel(Channel):
             if any(result.is_success for result in message.results):
                 post_send.send(sender=type(message), instance=message)
         return outcomes
+
+
+def _shape_error(path: str, notification: Any, problem: str) -> RenderError:
+    return RenderError(
+        f"The template {path} of the notification {notification.name!r} must "
+        f'render a list of Block Kit blocks or {{"blocks": [...]}}: {problem}.'
+    )

@@ -1,11 +1,13 @@
 """Render a notification's templates for one recipient and channel.
 
 Templates live at ``dovecote/<notification name>/<template name>``. Text
-templates (``.txt``) render with autoescaping off; HTML ones with it on.
+(``.txt``) and JSON (``.json``) templates render with autoescaping off; HTML
+ones with it on.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,10 @@ __all__ = [
     "current_site",
     "template_path",
 ]
+
+
+#: Template name endings rendered with autoescaping off.
+UNESCAPED_SUFFIXES = (".txt", ".json")
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class TemplateCache:
                 return ""
             raise
         path = template_path(self.notification_name, template_name)
-        autoescape = not template_name.endswith(".txt")
+        autoescape = not template_name.endswith(UNESCAPED_SUFFIXES)
         try:
             inner = getattr(template, "template", None)
             if inner is not None and hasattr(inner, "engine"):
@@ -108,6 +114,31 @@ class TemplateCache:
             raise RenderError(
                 f"Rendering {path} for the notification "
                 f"{self.notification_name!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def render_json(
+        self, template_name: str, context: dict[str, Any], *, optional: bool = False
+    ) -> Any:
+        """Render a JSON template and return the decoded value.
+
+        Return None for a missing optional template, or one that renders to
+        nothing but whitespace. Raise ``RenderError`` naming the template if
+        the output is not valid JSON.
+        """
+        text = self.render(template_name, context, optional=optional)
+        if not text.strip():
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            path = template_path(self.notification_name, template_name)
+            lines = exc.doc.splitlines()
+            line = lines[exc.lineno - 1] if exc.lineno <= len(lines) else ""
+            raise RenderError(
+                f"The template {path} of the notification "
+                f"{self.notification_name!r} did not render valid JSON: {exc.msg} "
+                f"at line {exc.lineno} column {exc.colno}: {line.strip()[:120]!r}. "
+                'Insert values inside strings as "{{ value|escapejs }}".'
             ) from exc
 
     def _load(self, template_name: str) -> Any:
