@@ -26,6 +26,10 @@ DEFAULTS: dict[str, Any] = {
     "TWILIO_STATUS_CALLBACK": None,
     "MESSAGEBIRD_BASE_URL": "https://rest.messagebird.com",
     "VONAGE_BASE_URL": "https://rest.nexmo.com",
+    # Provider status webhooks (dovecote.webhooks).
+    "VONAGE_SIGNATURE_SECRET": None,
+    "VONAGE_SIGNATURE_METHOD": "md5hash",
+    "MESSAGEBIRD_SIGNING_KEY": None,
     # Notifications.
     "DOVECOTE_CHANNELS": [
         "dovecote.channels.email.EmailChannel",

@@ -87,7 +87,7 @@ class VonageWebhooks(WebhookHandler):
         if not given:
             raise WebhookValidationError("The Vonage callback is not signed.")
         secret = required_setting("VONAGE_SIGNATURE_SECRET")
-        method = str(setting("VONAGE_SIGNATURE_METHOD") or "md5hash").lower()
+        method = str(setting("VONAGE_SIGNATURE_METHOD")).lower()
         expected = compute_signature(secret, params, method)
         if not signatures_match(expected, given.upper()):
             raise WebhookValidationError("The Vonage signature does not match.")

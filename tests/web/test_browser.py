@@ -61,19 +61,14 @@ def shot(page, name):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def log_in(page, live_server, user):
-    # The test project has no login template: sign in through a session
-    # made by Django's test client, handed to the browser as its cookie.
-    from django.conf import settings
-    from django.test import Client
-
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies(
-        [{"name": cookie.key, "value": cookie.value, "url": live_server.url}]
-    )
+def log_in(page, live_server, user, password):
+    # Through the real login form, as a person would.
     page.goto(f"{live_server.url}/notifications/")
+    assert "/accounts/login/" in page.url
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/notifications/")
 
 
 @pytest.fixture
@@ -91,7 +86,7 @@ def people(transactional_db, django_user_model):
 
 def test_toggling_a_preference_makes_the_next_send_skip_it(page, live_server, people):
     alice, _ = people
-    log_in(page, live_server, alice)
+    log_in(page, live_server, alice, "pw-1")
     sms = page.get_by_label("Text message (SMS)").first
     assert sms.is_checked()
     # Keyboard only: focus the checkbox, toggle with Space, submit.
@@ -134,7 +129,7 @@ def test_reading_an_inbox_item_lowers_the_badge(page, live_server, people):
             subject=f"Order {n}",
             body="Shipped",
         )
-    log_in(page, live_server, alice)
+    log_in(page, live_server, alice, "pw-1")
     page.goto(f"{live_server.url}/notifications/inbox/")
     badge = page.locator(".dc-header [data-dovecote-unread]")
     assert badge.get_attribute("data-dovecote-unread") == "2"
@@ -148,7 +143,7 @@ def test_reading_an_inbox_item_lowers_the_badge(page, live_server, people):
 def test_staff_open_the_dev_outbox(page, live_server, people):
     alice, stan = people
     send_notification("order-shipped", [alice], {"order": "O-1"}, channels="email")
-    log_in(page, live_server, stan)
+    log_in(page, live_server, stan, "pw-2")
     page.goto(f"{live_server.url}/notifications/outbox/")
     assert page.get_by_role("heading", name="Development outbox").is_visible()
     assert page.locator("iframe[sandbox]").count() >= 1
