@@ -211,3 +211,32 @@ def test_inbox_needs_a_user_and_is_not_doubled_on_retry():
     outcomes = get_channel("inbox").send([delivery])
     assert [o.status for o in outcomes] == ["sent"]
     assert ada.dovecote_inbox.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slack_webhook_gone_for_good_is_deactivated_and_not_used_again(
+    fake_slack, settings
+):
+    from dovecote.models import Address, Suppression
+
+    settings.CHAT_BACKEND = "dovecote.chat.backends.slack.ChatBackend"
+    url = fake_slack.webhook_url()
+    fake_slack.set_error(url, "channel_is_archived")
+    user = User.objects.create(username="ops", email="ops@example.com")
+    address = Address.objects.create(user=user, protocol="slack-webhook", address=url)
+
+    send_notification("order-shipped", user, {"order": 1}, channels=["slack-webhook"])
+
+    address.refresh_from_db()
+    assert not address.active
+    assert "channel_is_archived" in address.deactivated_reason
+    assert Suppression.objects.filter(protocol="slack-webhook", address=url).exists()
+    failed = Delivery.objects.get(user=user, channel="slack-webhook")
+    assert failed.status == "failed"
+    assert failed.error_code == "channel_is_archived"
+
+    again = send_notification(
+        "order-shipped", user, {"order": 2}, channels=["slack-webhook"]
+    )
+    assert [entry.status for entry in again] == ["skipped"]
+    assert fake_slack.count == 1

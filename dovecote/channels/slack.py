@@ -35,6 +35,7 @@ class SlackWebhookChannel(Channel):
     name = "slack-webhook"
     protocol = "slack-webhook"
     template_names = ("slack-webhook.txt",)
+    optional_template_names = (BLOCKS_TEMPLATE,)
 
     def validate_address(self, address: str) -> str:
         """Return the webhook URL if it may be posted to, else raise."""
@@ -129,6 +130,8 @@ class SlackWebhookChannel(Channel):
             messages.append(message)
         with connection:
             connection.send_messages(messages)
+        from dovecote.webhooks.slack import handle_slack_error
+
         outcomes = []
         for delivery, message in zip(deliveries, messages, strict=True):
             outcomes.append(
@@ -136,6 +139,11 @@ class SlackWebhookChannel(Channel):
             )
             if any(result.is_success for result in message.results):
                 post_send.send(sender=type(message), instance=message)
+            for result in message.results:
+                # A webhook Slack says is gone for good (archived channel,
+                # revoked app) is not used again until re-verified.
+                if result.status == "failed" and not result.is_transient:
+                    handle_slack_error(delivery.address, result.error_code)
         return outcomes
 
 
