@@ -1,18 +1,21 @@
 """``send_notification``: fan an event out into Delivery rows, then enqueue them.
 
-Everything that can fail (unknown names, bad on-demand addresses, templates)
-is checked and rendered before the first database write, so a failure
-writes nothing. The rows are written inside the caller's transaction and
-enqueued when it commits.
+Recipients are planned, rendered and written in chunks of ``CHUNK_SIZE``
+inside one ``atomic()``: a failure in any chunk (a bad on-demand address, a
+broken template) rolls back the chunks before it too, so a failure writes
+nothing and enqueues nothing. The rows are written inside the caller's
+transaction and enqueued, chunk by chunk, when it commits.
 """
 
 from __future__ import annotations
 
 import datetime
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, router, transaction
 from django.urls import NoReverseMatch
 from django.utils import timezone, translation
@@ -27,7 +30,7 @@ from dovecote.notifications.preferences import (
 from dovecote.notifications.recipients import (
     AddressBook,
     Recipient,
-    expand_recipients,
+    iter_recipients,
     user_language,
 )
 from dovecote.notifications.registry import get_notification
@@ -43,6 +46,11 @@ __all__ = [
     "explain_notification",
     "send_notification",
 ]
+
+
+#: Recipients planned, rendered and written together: a send's queries grow
+#: with the number of chunks, its memory with one chunk's rows.
+CHUNK_SIZE = 1000
 
 
 class SkipReason:
@@ -67,39 +75,120 @@ class SkipReason:
     CHANNEL_NOT_CONFIGURED = "channel_not_configured"
 
 
-@dataclass
-class DeliveryResult:
-    """What happened (or would happen) for one recipient on one channel."""
+class _UserLoader:
+    """The users of a large result, loaded together on first use."""
 
-    #: A user or a :class:`~dovecote.Recipient`.
-    recipient: Any
-    channel: str
-    #: ``queued``, ``skipped``, or after an in-process send ``sent``/``failed``.
-    status: str
-    #: For ``skipped``: a :class:`SkipReason` value.
-    reason: str = ""
-    address: str = ""
-    #: The Delivery row (``None`` for an explanation).
-    delivery: Delivery | None = None
+    def __init__(self) -> None:
+        self.ids: set[Any] = set()
+        self.loaded: dict[Any, Any] | None = None
+
+    def get(self, pk: Any) -> Any:
+        if self.loaded is None:
+            manager = get_user_model()._default_manager
+            ids = sorted(self.ids)
+            self.loaded = {}
+            for start in range(0, len(ids), CHUNK_SIZE):
+                self.loaded.update(manager.in_bulk(ids[start : start + CHUNK_SIZE]))
+        return self.loaded.get(pk)
+
+
+class DeliveryResult:
+    """What happened (or would happen) for one recipient on one channel.
+
+    Entries are light: they keep the Delivery's id, and load the row on
+    first access of :attr:`delivery`. In a send larger than one chunk
+    (``CHUNK_SIZE`` recipients) they keep users' pks too, and the result
+    loads all its users in one query per chunk on first access of
+    :attr:`recipient` or :attr:`user`.
+    """
+
+    __slots__ = (
+        "_delivery",
+        "_recipient",
+        "_user_id",
+        "_users",
+        "address",
+        "channel",
+        "delivery_id",
+        "reason",
+        "status",
+    )
+
+    def __init__(
+        self,
+        recipient: Any,
+        channel: str,
+        status: str,
+        reason: str = "",
+        address: str = "",
+        delivery: Delivery | None = None,
+    ) -> None:
+        self._recipient = recipient
+        self._user_id = None if isinstance(recipient, Recipient) else recipient.pk
+        self._users: _UserLoader | None = None
+        self.channel = channel
+        #: ``queued``, ``skipped``, or after an in-process send ``sent``/``failed``.
+        self.status = status
+        #: For ``skipped``: a :class:`SkipReason` value.
+        self.reason = reason
+        self.address = address
+        self._delivery = delivery
+        #: The Delivery row's pk (``None`` for an explanation).
+        self.delivery_id: int | None = None if delivery is None else delivery.pk
 
     def __repr__(self) -> str:
         why = f" ({self.reason})" if self.reason else ""
         return f"<DeliveryResult {self.recipient} [{self.channel}] {self.status}{why}>"
 
     @property
+    def recipient(self) -> Any:
+        """Return the user or :class:`~dovecote.Recipient`."""
+        if self._recipient is None and self._users is not None:
+            self._recipient = self._users.get(self._user_id)
+        return self._recipient
+
+    @property
     def user(self) -> Any:
         """Return the user, or ``None`` for an on-demand recipient."""
-        return None if isinstance(self.recipient, Recipient) else self.recipient
+        return None if self._user_id is None else self.recipient
+
+    @property
+    def delivery(self) -> Delivery | None:
+        """Return the Delivery row (``None`` for an explanation), loaded once."""
+        if self._delivery is None and self.delivery_id is not None:
+            from dovecote.models import Delivery
+
+            self._delivery = Delivery.objects.filter(pk=self.delivery_id).first()
+        return self._delivery
 
     @property
     def is_skipped(self) -> bool:
         """Return True if nothing is (or was) sent."""
         return self.status == "skipped"
 
+    def _is_for(self, recipient: Any) -> bool:
+        if isinstance(recipient, str):
+            return self.address == recipient
+        if isinstance(recipient, Recipient):
+            return self._user_id is None and self._recipient == recipient
+        return self._user_id is not None and self._user_id == getattr(
+            recipient, "pk", recipient
+        )
+
+    def _release_user(self, users: _UserLoader) -> None:
+        if self._user_id is not None:
+            users.ids.add(self._user_id)
+            self._users = users
+            self._recipient = None
+
 
 @dataclass
 class SendResult:
-    """The outcome of ``send_notification``: one entry per (recipient, channel)."""
+    """The outcome of ``send_notification``: one entry per (recipient, channel).
+
+    Entries are :class:`DeliveryResult` objects holding ids and statuses;
+    Delivery rows (with their bodies) are loaded only when asked for.
+    """
 
     notification: type[Notification]
     entries: list[DeliveryResult] = field(default_factory=list)
@@ -142,19 +231,22 @@ class SendResult:
 
     @property
     def deliveries(self) -> list[Delivery]:
-        """Return the Delivery rows, skipped ones too."""
-        return [e.delivery for e in self.entries if e.delivery is not None]
+        """Return the Delivery rows, skipped ones too, loaded in bulk."""
+        from dovecote.models import Delivery
+
+        missing = [
+            e for e in self.entries if e._delivery is None and e.delivery_id is not None
+        ]
+        for start in range(0, len(missing), CHUNK_SIZE):
+            chunk = missing[start : start + CHUNK_SIZE]
+            rows = Delivery.objects.in_bulk([e.delivery_id for e in chunk])
+            for entry in chunk:
+                entry._delivery = rows.get(entry.delivery_id)
+        return [e._delivery for e in self.entries if e._delivery is not None]
 
     def for_recipient(self, recipient: Any) -> list[DeliveryResult]:
         """Return the entries of one user, ``Recipient`` or address."""
-        found = []
-        for entry in self.entries:
-            if isinstance(recipient, str):
-                if entry.address == recipient:
-                    found.append(entry)
-            elif entry.recipient == recipient:
-                found.append(entry)
-        return found
+        return [entry for entry in self.entries if entry._is_for(recipient)]
 
     def reasons(self) -> dict[str, int]:
         """Return how many entries were skipped for each reason."""
@@ -173,6 +265,22 @@ class _Planned:
     rendered: Rendered | None = None
 
 
+@dataclass
+class _Plan:
+    """What a whole send shares: its type, channels and rendering context."""
+
+    cls: type[Notification]
+    names: list[str]
+    channel_of: dict[str, Channel]
+    offered: list[str]
+    context: dict[str, Any]
+    #: ``(key, channel)`` already planned, across chunks.
+    seen: set[str] = field(default_factory=set)
+    instance: Notification | None = None
+    site: Any = None
+    preferences_link: str = ""
+
+
 def send_notification(
     notification: str | type[Notification],
     recipients: Any,
@@ -188,13 +296,18 @@ def send_notification(
     Write one Delivery per (recipient, channel), skipped ones included with
     their reason, inside the caller's transaction, and enqueue the queued
     ones when it commits. ``channels`` narrows the type's channels.
-    ``send_at`` (aware) delays sending. A reused ``idempotency_key`` returns
-    the first call's result and sends nothing. ``explain=True`` is
-    :func:`explain_notification`.
+    ``send_at`` (aware) delays sending: task backends that can defer run
+    the task then; otherwise the recovery sweep sends it when due. A reused
+    ``idempotency_key`` returns the first call's result and sends nothing.
+    ``explain=True`` is :func:`explain_notification`.
+
+    Recipients are planned, rendered and written ``CHUNK_SIZE`` at a time,
+    so memory does not grow with the fan-out beyond the light result.
 
     Raise ``NotificationNotRegistered`` for an unknown type,
     ``InvalidAddress`` for a malformed on-demand address and ``RenderError``
-    for a broken template; then nothing is written.
+    for a broken template; then nothing is written (chunks already written
+    are rolled back with the rest) and nothing is enqueued.
     """
     if explain:
         return explain_notification(
@@ -214,9 +327,18 @@ def send_notification(
         if existing is not None:
             return _existing_result(cls, existing)
     available_at = _available_at(send_at)
-    planned = _plan(cls, recipients, context, channels, render=True)
+    plan = _start_plan(cls, context, channels)
+    is_deferred = available_at > timezone.now()
+    # A deferred task is only worth enqueuing if the backend can hold it
+    # back; otherwise the sweep enqueues the rows when they come due.
+    schedules = not is_deferred or _supports_defer()
+    run_after = available_at if is_deferred else None
 
     using = router.db_for_write(Delivery)
+    entries: list[DeliveryResult] = []
+    users = _UserLoader()
+    released = 0
+    scheduled = False
     with transaction.atomic(using=using):
         if idempotency_key is not None:
             try:
@@ -234,22 +356,30 @@ def send_notification(
                 return _existing_result(cls, existing)
         else:
             dispatch = Dispatch.objects.create(notification=cls.name)
-        rows = [_row(dispatch, cls, item, available_at) for item in planned]
-        Delivery.objects.bulk_create(rows)
-        for item, row in zip(planned, rows, strict=True):
-            item.entry.delivery = row
-        due = [
-            row.pk
-            for row in rows
-            if row.status == "queued" and row.available_at <= timezone.now()
-        ]
         from dovecote.delivery.outbox import schedule_on_commit
 
-        schedule_on_commit(due, using=using)
-    result = SendResult(cls, [item.entry for item in planned], dispatch)
-    if due and not transaction.get_connection(using).in_atomic_block:
+        for index, planned in enumerate(_plan_chunks(plan, recipients, render=True)):
+            rows = [_row(dispatch, cls, item, available_at) for item in planned]
+            Delivery.objects.bulk_create(rows)
+            queued = []
+            for item, row in zip(planned, rows, strict=True):
+                item.entry.delivery_id = row.pk
+                entries.append(item.entry)
+                if row.status == "queued":
+                    queued.append(row.pk)
+            del rows, planned  # the bodies: only ids stay
+            if queued and schedules:
+                schedule_on_commit(queued, using=using, run_after=run_after)
+                scheduled = True
+            if index:
+                # Larger than one chunk: keep users' pks, not the users.
+                for entry in entries[released:]:
+                    entry._release_user(users)
+                released = len(entries)
+    result = SendResult(cls, entries, dispatch)
+    if scheduled and not transaction.get_connection(using).in_atomic_block:
         # Committed: an in-process task backend may have sent them already.
-        _refresh(result, due)
+        _refresh(result)
     from dovecote.signals import notification_sent
 
     notification_sent.send(sender=cls, notification=cls, result=result)
@@ -280,8 +410,13 @@ def explain_notification(
         if existing is not None:
             return _existing_result(cls, existing)
     _available_at(send_at)
-    planned = _plan(cls, recipients, context, channels, render=False)
-    return SendResult(cls, [item.entry for item in planned], is_explanation=True)
+    plan = _start_plan(cls, context, channels)
+    entries = [
+        item.entry
+        for planned in _plan_chunks(plan, recipients, render=False)
+        for item in planned
+    ]
+    return SendResult(cls, entries, is_explanation=True)
 
 
 def _check_key(key: Any) -> str:
@@ -320,22 +455,46 @@ def _channel_names(
     return list(dict.fromkeys(names))
 
 
-def _plan(
+def _supports_defer() -> bool:
+    from dovecote.delivery.tasks import supports_defer
+
+    return supports_defer()
+
+
+def _start_plan(
     cls: type[Notification],
-    recipients: Any,
     context: Mapping[str, Any] | None,
     channels: Sequence[str] | str | None,
-    *,
-    render: bool,
-) -> list[_Planned]:
-    from dovecote.models import Suppression
-
+) -> _Plan:
     if context is not None and not isinstance(context, Mapping):
         raise TypeError(f"context must be a dict, not {type(context).__name__}.")
     names = _channel_names(cls, channels)
     configured = get_channels()
     channel_of = {name: configured[name] for name in names if name in configured}
-    people = expand_recipients(recipients)
+    return _Plan(cls, names, channel_of, cls.all_channels(), dict(context or {}))
+
+
+def _plan_chunks(
+    plan: _Plan, recipients: Any, *, render: bool
+) -> Iterator[list[_Planned]]:
+    """Yield the planned (and rendered) entries, ``CHUNK_SIZE`` people at a time.
+
+    Each chunk costs the same queries (addresses, preferences, groups,
+    group preferences, permissions, suppressions), whatever its size.
+    """
+    people = iter_recipients(recipients, chunk_size=CHUNK_SIZE)
+    while chunk := list(itertools.islice(people, CHUNK_SIZE)):
+        planned = _plan_chunk(plan, chunk)
+        del chunk
+        if render:
+            _render(plan, planned)
+        yield planned
+
+
+def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
+    from dovecote.models import Suppression
+
+    cls, names, channel_of, seen = plan.cls, plan.names, plan.channel_of, plan.seen
     on_demand = _validate_on_demand([p for p in people if isinstance(p, Recipient)])
     users = [p for p in people if not isinstance(p, Recipient)]
     book = AddressBook(users, {c.protocol for c in channel_of.values()})
@@ -343,18 +502,16 @@ def _plan(
     permitted = (
         users_with_permissions(users, cls.permissions) if cls.permissions else None
     )
-    offered = cls.all_channels()
 
     planned: list[_Planned] = []
-    seen: set[tuple[str, str]] = set()
     for person in people:
         language = user_language(person)
         for name in names:
             channel = channel_of.get(name)
             if channel is None:
                 key = _key(person)
-                if (key, name) not in seen:
-                    seen.add((key, name))
+                if f"{name} {key}" not in seen:
+                    seen.add(f"{name} {key}")
                     entry = DeliveryResult(
                         person, name, "skipped", SkipReason.CHANNEL_NOT_CONFIGURED
                     )
@@ -371,19 +528,17 @@ def _plan(
             else:
                 key = f"user:{person.pk}"
                 reason, address = _user_reason(
-                    person, name, channel, book, preferences, permitted, offered
+                    person, name, channel, book, preferences, permitted, plan.offered
                 )
-            if (key, name) in seen:
+            if f"{name} {key}" in seen:
                 continue
-            seen.add((key, name))
+            seen.add(f"{name} {key}")
             entry = DeliveryResult(
                 person, name, "skipped" if reason else "queued", reason, address
             )
             planned.append(_Planned(entry, key, channel.protocol, language))
 
     _apply_suppressions(cls, planned, Suppression)
-    if render:
-        _render(cls, planned, dict(context or {}), channel_of)
     return planned
 
 
@@ -469,18 +624,16 @@ def _apply_suppressions(
             entry.reason = SkipReason.SUPPRESSED
 
 
-def _render(
-    cls: type[Notification],
-    planned: list[_Planned],
-    context: dict[str, Any],
-    channel_of: dict[str, Channel],
-) -> None:
+def _render(plan: _Plan, planned: list[_Planned]) -> None:
     todo = [p for p in planned if p.entry.status == "queued"]
     if not todo:
         return
-    instance = cls()
-    site = current_site()
-    preferences_link = _link("preferences_url")
+    cls = plan.cls
+    if plan.instance is None:
+        plan.instance = cls()
+        plan.site = current_site()
+        plan.preferences_link = _link("preferences_url")
+    instance = plan.instance
     base_by_person: dict[int, dict[str, Any]] = {}
     for item in todo:
         person = item.entry.recipient
@@ -489,12 +642,12 @@ def _render(
             if base is None:
                 user = None if isinstance(person, Recipient) else person
                 base = {
-                    **context,
+                    **plan.context,
                     "recipient": person,
                     "user": user,
-                    "site": site,
+                    "site": plan.site,
                     "notification": instance,
-                    "preferences_url": preferences_link,
+                    "preferences_url": plan.preferences_link,
                     "unsubscribe_url": "",
                 }
                 base = instance.get_context(person, base)
@@ -503,7 +656,7 @@ def _render(
             ctx["channel"] = item.entry.channel
             if not cls.required:
                 ctx["unsubscribe_url"] = _unsubscribe_link(cls, item)
-            item.rendered = channel_of[item.entry.channel].render(instance, ctx)
+            item.rendered = plan.channel_of[item.entry.channel].render(instance, ctx)
 
 
 def _link(name: str, **kwargs: Any) -> str:
@@ -564,24 +717,23 @@ def _row(
     )
 
 
-def _refresh(result: SendResult, ids: list[int]) -> None:
+def _refresh(result: SendResult) -> None:
     from dovecote.models import Delivery
 
-    fresh = {
-        row["pk"]: row
-        for row in Delivery.objects.filter(pk__in=ids).values(
-            "pk", "status", "backend", "provider_message_id", "last_error", "attempts"
-        )
-    }
-    for entry in result.entries:
-        delivery = entry.delivery
-        if delivery is None or delivery.pk not in fresh:
-            continue
-        row = fresh[delivery.pk]
-        for name in ("status", "backend", "provider_message_id", "last_error"):
-            setattr(delivery, name, row[name])
-        delivery.attempts = row["attempts"]
-        entry.status = delivery.status
+    by_id = {e.delivery_id: e for e in result.entries if e.status == "queued"}
+    if not by_id:
+        return
+    rows = (
+        Delivery.objects.filter(dispatch=result.dispatch)
+        .exclude(status="queued")
+        .values_list("pk", "status")
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    for pk, status in rows:
+        entry = by_id.get(pk)
+        if entry is not None:
+            entry.status = str(status)
+            entry._delivery = None  # changed since: load it afresh
 
 
 def _existing_result(cls: type[Notification], dispatch: Dispatch) -> SendResult:
@@ -591,19 +743,31 @@ def _existing_result(cls: type[Notification], dispatch: Dispatch) -> SendResult:
             f"notification {dispatch.notification!r}, not {cls.name!r}."
         )
     entries = []
-    for delivery in dispatch.deliveries.select_related("user").order_by("pk"):
-        recipient: Any = delivery.user
-        if recipient is None:
-            protocol, _, address = delivery.recipient.partition(":")
-            recipient = Recipient(addresses={protocol: address})
-        entries.append(
-            DeliveryResult(
-                recipient,
-                delivery.channel,
-                str(delivery.status),
-                delivery.skip_reason,
-                delivery.address,
-                delivery,
-            )
+    users = _UserLoader()
+    rows = (
+        dispatch.deliveries.order_by("pk")
+        .values_list(
+            "pk", "user_id", "recipient", "channel", "status", "skip_reason", "address"
         )
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    for pk, user_id, key, channel, status, reason, address in rows:
+        if user_id is None:
+            protocol, _, value = key.partition(":")
+            recipient: Any = Recipient(addresses={protocol: value})
+        else:
+            recipient = _UserRef(user_id)
+        entry = DeliveryResult(recipient, channel, str(status), reason, address)
+        entry.delivery_id = pk
+        entry._release_user(users)
+        entries.append(entry)
     return SendResult(cls, entries, dispatch, is_duplicate=True)
+
+
+class _UserRef:
+    """A user known by pk only, until the result loads it."""
+
+    __slots__ = ("pk",)
+
+    def __init__(self, pk: Any) -> None:
+        self.pk = pk

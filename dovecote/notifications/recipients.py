@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,13 @@ from django.utils.module_loading import import_string
 
 from dovecote.conf import setting
 
-__all__ = ["AddressBook", "Recipient", "expand_recipients", "user_language"]
+__all__ = [
+    "AddressBook",
+    "Recipient",
+    "expand_recipients",
+    "iter_recipients",
+    "user_language",
+]
 
 #: The protocol of each on-demand ``Recipient`` keyword.
 RECIPIENT_PROTOCOLS = {
@@ -88,32 +94,45 @@ def expand_recipients(recipients: Any) -> list[Any]:
     users or groups, or any iterable of those. Members of all groups come
     from one query.
     """
+    return list(iter_recipients(recipients))
+
+
+def iter_recipients(recipients: Any, chunk_size: int = 1000) -> Iterator[Any]:
+    """Yield users and ``Recipient`` objects, each once, in the given order.
+
+    The streaming form of :func:`expand_recipients`: querysets are read
+    with ``.iterator(chunk_size=chunk_size)``, so a large fan-out never
+    holds every user at once. Members of groups come last, from one query.
+    A bad item raises ``TypeError`` when it is reached.
+    """
     user_model = get_user_model()
-    found: list[Any] = []
     groups: list[Group] = []
     seen_users: set[Any] = set()
-    seen_keys: set[tuple[tuple[str, str], ...]] = set()
+    # One string per on-demand identity: lighter than tuples of tuples.
+    seen_keys: set[str] = set()
 
-    def add(item: Any) -> None:
+    def walk(item: Any) -> Iterator[Any]:
         if isinstance(item, user_model):
             if item.pk is None:
                 raise ValueError(f"The user {item!r} is not saved.")
             if item.pk not in seen_users:
                 seen_users.add(item.pk)
-                found.append(item)
+                yield item
         elif isinstance(item, Recipient):
-            identity = tuple(sorted(item.address_map().items()))
+            identity = "\x00".join(
+                f"{p}\x01{a}" for p, a in sorted(item.address_map().items())
+            )
             if identity not in seen_keys:
                 seen_keys.add(identity)
-                found.append(item)
+                yield item
         elif isinstance(item, Group):
             groups.append(item)
         elif isinstance(item, QuerySet):
             if item.model is Group or issubclass(item.model, Group):
                 groups.extend(item)
             else:
-                for obj in item:
-                    add(obj)
+                for obj in item.iterator(chunk_size=chunk_size):
+                    yield from walk(obj)
         elif isinstance(item, str | bytes | dict):
             raise TypeError(
                 f"{item!r} is not a recipient; pass users, groups, querysets or "
@@ -121,7 +140,7 @@ def expand_recipients(recipients: Any) -> list[Any]:
             )
         elif isinstance(item, Iterable):
             for obj in item:
-                add(obj)
+                yield from walk(obj)
         elif isinstance(item, Model | AbstractBaseUser):
             raise TypeError(
                 f"{item!r} ({type(item).__name__}) is not a {user_model.__name__}, "
@@ -133,14 +152,15 @@ def expand_recipients(recipients: Any) -> list[Any]:
                 "dovecote.Recipient(email=...)."
             )
 
-    add(recipients)
+    yield from walk(recipients)
     if groups:
-        members = user_model._default_manager.filter(
-            groups__in=[g.pk for g in groups]
-        ).distinct()
-        for user in members.order_by("pk"):
-            add(user)
-    return found
+        members = (
+            user_model._default_manager.filter(groups__in=[g.pk for g in groups])
+            .distinct()
+            .order_by("pk")
+        )
+        for user in members.iterator(chunk_size=chunk_size):
+            yield from walk(user)
 
 
 def user_language(user: Any) -> str:
