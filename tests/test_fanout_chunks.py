@@ -92,8 +92,10 @@ def test_entries_hold_ids_and_load_rows_on_demand(chunk_size):
     result = send_notification("failover-fanout", people(25))
     assert all(e._delivery is None for e in result)
     first = result[0]
-    assert first.delivery_id == Delivery.objects.order_by("pk").first().pk
-    assert first.delivery.body == "Hi p0"
+    assert first.delivery_id == Delivery.objects.order_by("pk")[0].pk
+    row = first.delivery
+    assert row is not None
+    assert row.body == "Hi p0"
     with CaptureQueriesContext(connection) as ctx:
         rows = result.deliveries
     # One query per chunk of CHUNK_SIZE ids; the first one is loaded already.
