@@ -242,12 +242,19 @@ def fanout_rss(n: int) -> None:
     from dovecote import send_notification
     from dovecote.models import Delivery
 
+    recipients = people(n, 1000000)
+    # ru_maxrss is in KiB on Linux: the peak so far, before and after.
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
-    send_notification("delivery-fault", people(n, 1000000), {"n": n}, channels=["sms"])
+    send_notification("delivery-fault", recipients, {"n": n}, channels=["sms"])
     took = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     count = Delivery.objects.filter(recipient__contains="sms").count()
-    print(f"fanout {n} rows={count} {took:.1f}s peak_rss_mb={rss:.0f}")
+    print(
+        f"fanout {n} rows={count} {took:.1f}s peak_rss_mb={rss:.1f} "
+        f"(before send, recipients built: {before:.1f}; "
+        f"send added {rss - before:.1f})"
+    )
 
 
 def main() -> None:
