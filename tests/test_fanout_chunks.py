@@ -17,13 +17,22 @@ from dovecote.delivery.recovery import recover
 from dovecote.exceptions import InvalidAddress, RenderError
 from dovecote.models import Address, Delivery, Dispatch
 from dovecote.notifications import dispatch
+from dovecote.notifications.registry import unregister
 
 
-@register
 class FanoutChunks(Notification):
     name = "failover-fanout"
     display_name = "Fan-out in chunks"
     channels = ["sms"]
+
+
+@pytest.fixture(autouse=True)
+def _registered():
+    # Registered only while this module's tests run, so other tests'
+    # listings of types (preference centre, previews) do not see it.
+    register(FanoutChunks)
+    yield
+    unregister(FanoutChunks)
 
 
 class Bomb:

@@ -6,17 +6,26 @@ import pytest
 
 from dovecote import Notification, Recipient, register, send_notification
 from dovecote.models import Delivery
+from dovecote.notifications.registry import unregister
 from tests.fakes.twilio import FakeTwilio
 
 TWILIO = "dovecote.sms.backends.twilio.SmsBackend"
 VONAGE = "dovecote.sms.backends.vonage.SmsBackend"
 
 
-@register
 class FailoverSms(Notification):
     name = "failover-sms"
     display_name = "Failover SMS"
     channels = ["sms"]
+
+
+@pytest.fixture(autouse=True)
+def _registered():
+    # Registered only while this module's tests run, so other tests'
+    # listings of types (preference centre, previews) do not see it.
+    register(FailoverSms)
+    yield
+    unregister(FailoverSms)
 
 
 @pytest.fixture

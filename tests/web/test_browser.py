@@ -87,7 +87,8 @@ def people(transactional_db, django_user_model):
 def test_toggling_a_preference_makes_the_next_send_skip_it(page, live_server, people):
     alice, _ = people
     log_in(page, live_server, alice, "pw-1")
-    sms = page.get_by_label("Text message (SMS)").first
+    shipped = page.get_by_role("group", name="Your order shipped")
+    sms = shipped.get_by_label("Text message (SMS)")
     assert sms.is_checked()
     # Keyboard only: focus the checkbox, toggle with Space, submit.
     sms.focus()
@@ -96,7 +97,8 @@ def test_toggling_a_preference_makes_the_next_send_skip_it(page, live_server, pe
     assert page.get_by_label("Email").nth(1).is_disabled()  # security alert: locked
     page.click("text=Save preferences")
     page.wait_for_selector("text=Your preferences were saved.")
-    assert not page.get_by_label("Text message (SMS)").first.is_checked()
+    shipped = page.get_by_role("group", name="Your order shipped")
+    assert not shipped.get_by_label("Text message (SMS)").is_checked()
     shot(page, "preferences")
     result = send_notification("order-shipped", [alice], {"order": "P-1"})
     by_channel = {e.channel: e.status for e in result}
