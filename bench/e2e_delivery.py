@@ -20,6 +20,7 @@ import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -53,7 +54,7 @@ def configure(db: str, smtp_port: int, twilio_url: str, tmp: str) -> None:
         ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
-        database = {
+        database: dict[str, object] = {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
             "USER": "postgres",
@@ -111,7 +112,7 @@ def configure(db: str, smtp_port: int, twilio_url: str, tmp: str) -> None:
     import tests.delivery.notifications  # noqa: F401
 
 
-def people(n: int, offset: int = 0):
+def people(n: int, offset: int = 0) -> list[Any]:
     from dovecote import Recipient
 
     return [
