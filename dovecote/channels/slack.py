@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dovecote.channels.base import Channel, Outcome, Rendered
-from dovecote.channels.sms import outcome_from_results
+from dovecote.channels.sms import send_per_delivery
 from dovecote.conf import setting
 from dovecote.exceptions import RenderError
 
 if TYPE_CHECKING:
-    from dovecote.chat import ChatMessage
     from dovecote.models import Delivery
 
 
@@ -118,27 +117,21 @@ class SlackWebhookChannel(Channel):
         from dovecote.chat.signals import post_send
 
         connection = chat.get_connection(transport or None, fail_silently=True)
-        messages: list[ChatMessage] = []
-        for delivery in deliveries:
-            message = chat.ChatMessage(
+        messages = [
+            chat.ChatMessage(
                 delivery.body,
                 [delivery.address],
                 (delivery.data or {}).get("blocks"),
                 connection=connection,
             )
-            message.metadata["delivery_id"] = delivery.pk
-            messages.append(message)
-        with connection:
-            connection.send_messages(messages)
+            for delivery in deliveries
+        ]
+        outcomes = send_per_delivery(
+            connection, deliveries, messages, transport, post_send
+        )
         from dovecote.webhooks.slack import handle_slack_error
 
-        outcomes = []
         for delivery, message in zip(deliveries, messages, strict=True):
-            outcomes.append(
-                outcome_from_results(delivery.pk, message.results, transport)
-            )
-            if any(result.is_success for result in message.results):
-                post_send.send(sender=type(message), instance=message)
             for result in message.results:
                 # A webhook Slack says is gone for good (archived channel,
                 # revoked app) is not used again until re-verified.

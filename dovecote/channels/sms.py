@@ -10,8 +10,9 @@ from dovecote.conf import setting
 from dovecote.results import RecipientResult
 
 if TYPE_CHECKING:
+    from django.dispatch import Signal
+
     from dovecote.models import Delivery
-    from dovecote.sms import Message
 
 
 class SmsChannel(Channel):
@@ -49,26 +50,41 @@ class SmsChannel(Channel):
         from dovecote.sms.signals import post_send
 
         connection = sms.get_connection(transport or None, fail_silently=True)
-        messages: list[Message] = []
-        for delivery in deliveries:
-            message = sms.Message(
+        messages = [
+            sms.Message(
                 delivery.body,
                 self.options.get("originator"),
                 [delivery.address],
                 connection=connection,
             )
-            message.metadata["delivery_id"] = delivery.pk
-            messages.append(message)
-        with connection:
-            connection.send_messages(messages)
-        outcomes = []
-        for delivery, message in zip(deliveries, messages, strict=True):
-            outcomes.append(
-                outcome_from_results(delivery.pk, message.results, transport)
-            )
-            if any(result.is_success for result in message.results):
-                post_send.send(sender=type(message), instance=message)
-        return outcomes
+            for delivery in deliveries
+        ]
+        return send_per_delivery(connection, deliveries, messages, transport, post_send)
+
+
+def send_per_delivery(
+    connection: Any,
+    deliveries: Sequence[Delivery],
+    messages: Sequence[Any],
+    transport: str,
+    post_send: Signal,
+) -> list[Outcome]:
+    """Send one transport message per delivery in one call; map each result.
+
+    ``messages[i]`` is the message of ``deliveries[i]``; one
+    ``send_messages`` call lets HTTP providers send them concurrently.
+    ``post_send`` is sent for each message that reached its recipient.
+    """
+    for delivery, message in zip(deliveries, messages, strict=True):
+        message.metadata["delivery_id"] = delivery.pk
+    with connection:
+        connection.send_messages(messages)
+    outcomes = []
+    for delivery, message in zip(deliveries, messages, strict=True):
+        outcomes.append(outcome_from_results(delivery.pk, message.results, transport))
+        if any(result.is_success for result in message.results):
+            post_send.send(sender=type(message), instance=message)
+    return outcomes
 
 
 def outcome_from_results(
