@@ -13,7 +13,7 @@ import datetime
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, router, transaction
@@ -73,6 +73,23 @@ class SkipReason:
     SUPPRESSED = "suppressed"
     #: The type names a channel missing from ``DOVECOTE_CHANNELS``.
     CHANNEL_NOT_CONFIGURED = "channel_not_configured"
+
+    #: Each reason in words, for people reading a result.
+    DESCRIPTIONS: ClassVar[dict[str, str]] = {
+        OPTED_OUT: "opted out (own or group preference)",
+        CHANNEL_NOT_ENABLED: "channel not enabled for this type",
+        CHANNEL_NOT_CONFIGURED: "channel not in DOVECOTE_CHANNELS",
+        NO_ADDRESS: "no address for this channel",
+        INVALID_ADDRESS: "address is not valid",
+        NO_PERMISSION: "lacks the type's permission",
+        INACTIVE_USER: "user is inactive",
+        SUPPRESSED: "address is suppressed",
+    }
+
+    @classmethod
+    def describe(cls, reason: str) -> str:
+        """Return ``reason`` in words (unknown reasons as they are)."""
+        return cls.DESCRIPTIONS.get(reason, reason)
 
 
 class _UserLoader:

@@ -11,18 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from dovecote.exceptions import DovecoteError
-
-#: Skip reasons in words (``dovecote.notifications.dispatch.SkipReason``).
-REASONS = {
-    "opted_out": "opted out",
-    "channel_not_enabled": "channel not enabled for this type",
-    "channel_not_configured": "channel not in DOVECOTE_CHANNELS",
-    "no_address": "no address for this channel",
-    "invalid_address": "address is not valid",
-    "no_permission": "lacks the type's permission",
-    "inactive_user": "user is inactive",
-    "suppressed": "address is suppressed",
-}
+from dovecote.notifications.dispatch import SkipReason
 
 
 class Command(BaseCommand):
@@ -141,7 +130,7 @@ class Command(BaseCommand):
             self.stdout.write("Already sent with this idempotency key; nothing new.")
         rows = []
         for entry in result:
-            why = REASONS.get(entry.reason, entry.reason)
+            why = SkipReason.describe(entry.reason)
             delivery = entry.delivery
             if entry.status in ("queued", "sent", "failed") and delivery is not None:
                 delivery.refresh_from_db()

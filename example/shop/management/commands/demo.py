@@ -26,24 +26,14 @@ from django.urls import reverse
 from dovecote import Recipient, send_notification
 from dovecote.conf import setting
 from dovecote.models import Address, GroupPreference, InboxMessage
+from dovecote.notifications.dispatch import SkipReason
 from dovecote.notifications.preferences import set_preference
 
 SLACK_WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXX"
 CHANNEL_DIRS = {"email": "email", "sms": "sms", "slack-webhook": "chat"}
 
+
 #: What each skip reason means, in words.
-REASONS = {
-    "opted_out": "opted out (own or group preference)",
-    "channel_not_enabled": "channel not enabled for this type",
-    "channel_not_configured": "channel not in DOVECOTE_CHANNELS",
-    "no_address": "no address for this channel",
-    "invalid_address": "address is not valid",
-    "no_permission": "lacks the type's permission",
-    "inactive_user": "user is inactive",
-    "suppressed": "address is suppressed",
-}
-
-
 class Command(BaseCommand):
     help = (
         "Reset the example database, seed users, send three notification "
@@ -188,7 +178,7 @@ class Command(BaseCommand):
             self.heading(f"Sent '{result.notification.name}'")
             rows = []
             for entry in result:
-                why = REASONS.get(entry.reason, entry.reason)
+                why = SkipReason.describe(entry.reason)
                 if entry.status == "failed" and entry.delivery is not None:
                     entry.delivery.refresh_from_db()
                     why = entry.delivery.last_error
