@@ -1,3 +1,3 @@
 """Root conftest: plugins shared by the whole test suite."""
 
-pytest_plugins = ["dovecote.testing.pytest_plugin", "tests.fakes.fixtures"]
+pytest_plugins = ["dovecote.testing.pytest_plugin", "dovecote.testing.fakes.fixtures"]

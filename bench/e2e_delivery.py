@@ -268,8 +268,8 @@ def main() -> None:
     parser.add_argument("--only-fanout", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     db = "postgres" if args.postgres else "sqlite"
-    from tests.fakes.twilio import FakeTwilio
-    from tests.smtp import free_port
+    from dovecote.testing.fakes import free_port
+    from dovecote.testing.fakes.twilio import FakeTwilio
 
     tmp = tempfile.mkdtemp(prefix="dovecote-bench-")
     if args.only_fanout:

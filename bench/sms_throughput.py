@@ -39,7 +39,7 @@ django.setup()
 import httpx  # noqa: E402
 
 from dovecote import sms  # noqa: E402
-from tests.fakes import FakeTwilio  # noqa: E402
+from dovecote.testing.fakes import FakeTwilio  # noqa: E402
 
 SENDER = "+12065550100"
 RECIPIENT = "+441134960000"

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from dovecote.testing.fakes import free_port
 
 
 class SmtpSink:

@@ -8,7 +8,8 @@ from dovecote import Recipient, send_notification
 from dovecote.channels import get_channel
 from dovecote.exceptions import InvalidAddress
 from dovecote.models import Delivery
-from tests.smtp import SmtpSink, free_port
+from dovecote.testing.fakes import free_port
+from tests.smtp import SmtpSink
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 LOCMEM_EMAIL = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,6 +1,9 @@
 """Test helpers: one outbox across channels, assertions, pytest fixtures.
 
-Add the fixtures with ``pytest_plugins = ["dovecote.testing.pytest_plugin"]``.
+Add the fixtures with ``pytest_plugins = ["dovecote.testing.pytest_plugin"]``
+(unittest users: :class:`DovecoteTestCase`). Both switch email, SMS and chat
+to the locmem backends while tests run, as Django's test runner does for
+email, so nothing leaves the machine and ``dovecote.sms.outbox`` fills up.
 "Notified" means a Delivery that is queued, sending, sent or delivered (not
 skipped, not failed), so the assertions hold whether or not the task backend
 has run yet. :func:`deliver_queued` sends queued deliveries now, for tests
@@ -13,19 +16,42 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from django.test import override_settings
+
     from dovecote.models import Delivery, InboxMessage
 
 __all__ = [
+    "LOCMEM_BACKENDS",
+    "DovecoteTestCase",
     "Outbox",
     "assert_not_notified",
     "assert_notified",
     "deliver_queued",
+    "locmem_backends",
     "notifications_sent",
     "reset_outboxes",
 ]
 
 #: Statuses that count as notified.
 NOTIFIED_STATUSES = ("queued", "sending", "sent", "delivered")
+
+
+#: The settings the test helpers switch, and the in-memory backend for each.
+LOCMEM_BACKENDS: dict[str, str] = {
+    "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+    "SMS_BACKEND": "dovecote.sms.backends.locmem.SmsBackend",
+    "CHAT_BACKEND": "dovecote.chat.backends.locmem.ChatBackend",
+}
+
+
+def locmem_backends() -> override_settings:
+    """Return an ``override_settings`` that switches every transport to locmem.
+
+    Use it as a decorator or context manager, or ``enable()``/``disable()`` it.
+    """
+    from django.test import override_settings
+
+    return override_settings(**LOCMEM_BACKENDS)
 
 
 def reset_outboxes() -> None:
@@ -204,3 +230,39 @@ def _what_happened(recipient: Any) -> str:
     )
     more = len(everything) - MAX_LISTED
     return f"Deliveries: {listed}" + (f" and {more} more." if more > 0 else ".")
+
+
+class DovecoteTestCase:
+    """Mixin for ``unittest``-style tests: locmem transports, empty outboxes.
+
+    Put it before Django's test case class::
+
+        class SignupTests(DovecoteTestCase, TestCase):
+            def test_welcome(self):
+                signup("ada")
+                self.assertEqual(len(self.dovecote_outbox.sms), 1)
+
+    Email, SMS and chat use the locmem backends for the whole class (an
+    ``@override_settings`` on the class or a test still wins), and the
+    outboxes are emptied before every test. ``self.dovecote_outbox`` is an
+    :class:`Outbox`.
+    """
+
+    dovecote_outbox: Outbox = Outbox()
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        """Switch to the locmem backends below the class's own overrides."""
+        switch = locmem_backends()
+        switch.enable()
+        try:
+            super().setUpClass()  # type: ignore[misc]
+        except BaseException:
+            switch.disable()
+            raise
+        cls.addClassCleanup(switch.disable)  # type: ignore[attr-defined]
+
+    def setUp(self) -> None:
+        """Empty the transport outboxes."""
+        reset_outboxes()
+        super().setUp()  # type: ignore[misc]

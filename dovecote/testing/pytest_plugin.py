@@ -1,7 +1,11 @@
 """Pytest fixtures for projects using dovecote.
 
 Enable with ``pytest_plugins = ["dovecote.testing.pytest_plugin"]`` in a
-``conftest.py``. The transport outboxes are emptied before every test.
+``conftest.py``. While the tests run, email, SMS and chat use the locmem
+backends (as Django's test runner does for email; an ``override_settings``
+or pytest-django's ``settings`` fixture in a test still wins), and the
+transport outboxes are emptied before every test. The fake provider servers'
+fixtures are a separate plugin: ``"dovecote.testing.fakes.fixtures"``.
 """
 
 from __future__ import annotations
@@ -10,11 +14,26 @@ from collections.abc import Iterator
 
 import pytest
 
-from dovecote.testing import Outbox, reset_outboxes
+from dovecote.testing import Outbox, locmem_backends, reset_outboxes
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _dovecote_locmem_backends() -> Iterator[None]:
+    from django.conf import settings
+
+    if not settings.configured:
+        yield
+        return
+    switch = locmem_backends()
+    switch.enable()
+    try:
+        yield
+    finally:
+        switch.disable()
 
 
 @pytest.fixture(autouse=True)
-def _dovecote_reset_outboxes() -> Iterator[None]:
+def _dovecote_reset_outboxes(_dovecote_locmem_backends: None) -> Iterator[None]:
     reset_outboxes()
     yield
 

@@ -7,7 +7,7 @@ import pytest
 from dovecote import Notification, Recipient, register, send_notification
 from dovecote.models import Delivery
 from dovecote.notifications.registry import unregister
-from tests.fakes.twilio import FakeTwilio
+from dovecote.testing.fakes.twilio import FakeTwilio
 
 TWILIO = "dovecote.sms.backends.twilio.SmsBackend"
 VONAGE = "dovecote.sms.backends.vonage.SmsBackend"

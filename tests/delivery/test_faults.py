@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.twilio import FakeTwilio
+from dovecote.testing.fakes import FakeTwilio, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 IS_POSTGRES = os.environ.get("DOVECOTE_TEST_DB") == "postgres"
@@ -201,7 +201,7 @@ def test_503_then_429_all_delivered_nothing_failed(make_env, fake):
 
 
 def test_smtp_sink_down_then_back(make_env, tmp_path):
-    from tests.smtp import SmtpSink, free_port
+    from tests.smtp import SmtpSink
 
     port = free_port()
     env = make_env(DOVECOTE_FAULT_TASKS="immediate", DOVECOTE_SMTP_PORT=str(port))
@@ -270,17 +270,11 @@ def test_same_idempotency_key_from_many_processes_sends_once(make_env, fake):
     assert fake.count == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Redis:
     """A private redis-server (no persistence) on a free port."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = tmp_path
         self.proc: subprocess.Popen[bytes] | None = None
 

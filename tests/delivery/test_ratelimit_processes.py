@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from dovecote.testing.fakes.twilio import FakeTwilio
 from tests.delivery.test_faults import Env
-from tests.fakes.twilio import FakeTwilio
 
 pytestmark = [
     pytest.mark.slow,

@@ -7,7 +7,6 @@ temporary var dir, so this test needs no test database of its own.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from dovecote.testing.fakes import free_port
 from tests.web.conftest import needs_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,13 +38,6 @@ def site_env(var_dir: Path) -> dict[str, str]:
     env["DOVECOTE_DEMO_VAR"] = str(var_dir)
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout: float) -> None:

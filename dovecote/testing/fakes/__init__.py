@@ -1,15 +1,20 @@
 """Fake provider servers on 127.0.0.1 that speak each provider's wire format.
 
 Reusable by any test (delivery faults, the browser demo) and by the
-benchmarks; see :mod:`tests.fakes.base` for the shared API and
-:mod:`tests.fakes.fixtures` for pytest fixtures.
+benchmarks; see :mod:`dovecote.testing.fakes.base` for the shared API and
+:mod:`dovecote.testing.fakes.fixtures` for pytest fixtures.
 """
 
-from tests.fakes.base import FakeProvider, RecordedRequest, SpawnedFake
-from tests.fakes.messagebird import FakeMessageBird
-from tests.fakes.slack import FakeSlack
-from tests.fakes.twilio import FakeTwilio
-from tests.fakes.vonage import FakeVonage
+from dovecote.testing.fakes.base import (
+    FakeProvider,
+    RecordedRequest,
+    SpawnedFake,
+    free_port,
+)
+from dovecote.testing.fakes.messagebird import FakeMessageBird
+from dovecote.testing.fakes.slack import FakeSlack
+from dovecote.testing.fakes.twilio import FakeTwilio
+from dovecote.testing.fakes.vonage import FakeVonage
 
 __all__ = [
     "FakeMessageBird",
@@ -19,9 +24,10 @@ __all__ = [
     "FakeVonage",
     "RecordedRequest",
     "SpawnedFake",
+    "free_port",
 ]
 
-#: Fakes by the name ``python -m tests.fakes.serve`` takes.
+#: Fakes by the name ``python -m dovecote.testing.fakes.serve`` takes.
 FAKES: dict[str, type[FakeProvider]] = {
     cls.name: cls for cls in (FakeTwilio, FakeMessageBird, FakeVonage, FakeSlack)
 }

@@ -40,6 +40,13 @@ from aiohttp import web
 CONTROL_PREFIX = "/__fake__"
 
 
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @dataclass
 class RecordedRequest:
     """One request the fake server received."""
@@ -297,7 +304,9 @@ class FakeProvider:
 
 
 class SpawnedFake:
-    """A fake provider served by a child process (``python -m tests.fakes.serve``).
+    """A fake provider served by a child process.
+
+    The child runs ``python -m dovecote.testing.fakes.serve <name>``.
 
     Drive it over HTTP: :attr:`base_url`, :meth:`count`, :meth:`fail_next`,
     :meth:`set_latency`, :meth:`reset`; stop it with :meth:`stop` or ``with``.
@@ -309,14 +318,14 @@ class SpawnedFake:
             [
                 sys.executable,
                 "-m",
-                "tests.fakes.serve",
+                "dovecote.testing.fakes.serve",
                 cls.name,
                 "--latency",
                 str(latency),
             ],
             stdout=subprocess.PIPE,
             text=True,
-            cwd=Path(__file__).resolve().parents[2],
+            cwd=Path(__file__).resolve().parents[3],
         )
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline()

@@ -3,12 +3,13 @@
 Each server starts once per session; the function-scoped fixture hands it
 out emptied (no recorded requests, no scripted failures, no latency)::
 
-    from tests.fakes.fixtures import *  # noqa: F403
+    from dovecote.testing.fakes.fixtures import *  # noqa: F403
 
     def test_something(fake_twilio):
         fake_twilio.fail_next(2, status=503)
 
-(or list ``"tests.fakes.fixtures"`` in the root conftest's ``pytest_plugins``).
+(or list ``"dovecote.testing.fakes.fixtures"`` in the root conftest's
+``pytest_plugins``).
 The module has no asserts to rewrite; PYTEST_DONT_REWRITE keeps pytest from
 warning when a test module imported it before ``pytest_plugins`` names it.
 """
@@ -20,11 +21,11 @@ from typing import TypeVar
 
 import pytest
 
-from tests.fakes.base import FakeProvider
-from tests.fakes.messagebird import FakeMessageBird
-from tests.fakes.slack import FakeSlack
-from tests.fakes.twilio import FakeTwilio
-from tests.fakes.vonage import FakeVonage
+from dovecote.testing.fakes.base import FakeProvider
+from dovecote.testing.fakes.messagebird import FakeMessageBird
+from dovecote.testing.fakes.slack import FakeSlack
+from dovecote.testing.fakes.twilio import FakeTwilio
+from dovecote.testing.fakes.vonage import FakeVonage
 
 __all__ = [
     "fake_messagebird",
@@ -92,7 +93,9 @@ def fake_vonage(fake_vonage_server: FakeVonage) -> FakeVonage:
 
 
 @pytest.fixture
-def fake_slack(fake_slack_server: FakeSlack, settings) -> FakeSlack:
+def fake_slack(fake_slack_server: FakeSlack) -> Iterator[FakeSlack]:
     """Return the fake Slack server, emptied; its loopback URLs are allowed."""
-    settings.CHAT_ALLOW_INSECURE_LOOPBACK = True
-    return _fresh(fake_slack_server)
+    from django.test import override_settings
+
+    with override_settings(CHAT_ALLOW_INSECURE_LOOPBACK=True):
+        yield _fresh(fake_slack_server)

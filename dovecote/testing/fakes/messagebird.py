@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from tests.fakes.base import FakeProvider, RecordedRequest
-from tests.fakes.gsm import is_gsm7
+from dovecote.testing.fakes.base import FakeProvider, RecordedRequest
+from dovecote.testing.fakes.gsm import is_gsm7
 
 MSISDN = re.compile(r"^[1-9]\d{6,14}$")
 #: The most recipients one request may carry.

@@ -1,4 +1,4 @@
-"""Serve one fake provider in this process: ``python -m tests.fakes.serve twilio``.
+"""Serve one fake provider: ``python -m dovecote.testing.fakes.serve twilio``.
 
 Prints ``listening <base_url>`` once ready, then serves until terminated.
 """
@@ -9,7 +9,7 @@ import argparse
 import signal
 import threading
 
-from tests.fakes import FAKES
+from dovecote.testing.fakes import FAKES
 
 
 def main() -> None:

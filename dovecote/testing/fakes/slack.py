@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from aiohttp import web
 
-from tests.fakes.base import FakeProvider, RecordedRequest
+from dovecote.testing.fakes.base import FakeProvider, RecordedRequest
 
 #: Slack's error codes by HTTP status.
 STATUS_OF = {

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from tests.fakes.base import FakeProvider, RecordedRequest
-from tests.fakes.gsm import segment_count
+from dovecote.testing.fakes.base import FakeProvider, RecordedRequest
+from dovecote.testing.fakes.gsm import segment_count
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")

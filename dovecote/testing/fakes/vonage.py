@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from tests.fakes.base import FakeProvider, RecordedRequest, ScriptedAnswer
-from tests.fakes.gsm import segment_count
+from dovecote.testing.fakes.base import FakeProvider, RecordedRequest, ScriptedAnswer
+from dovecote.testing.fakes.gsm import segment_count
 
 MSISDN = re.compile(r"^[1-9]\d{6,14}$")
 
