@@ -1,7 +1,8 @@
 """System checks (ids ``dovecote.E0xx`` and ``dovecote.W0xx``).
 
-- ``dovecote.E001``: ``DOVECOTE_CHANNELS`` is invalid.
-- ``dovecote.E002``: a channel's transport backend cannot be imported.
+- ``dovecote.E001``: ``DOVECOTE_CHANNELS`` is invalid (also an unknown key or
+  an ``OPTIONS`` key the channel does not read).
+- ``dovecote.E002``: a backend in a channel's ``BACKENDS`` cannot be imported.
 - ``dovecote.E003``: ``SMS_BACKEND`` or ``CHAT_BACKEND`` cannot be imported.
 - ``dovecote.E004``: a notification type names an unknown channel.
 - ``dovecote.E005``: a template of an enabled channel is missing or broken.
@@ -21,7 +22,7 @@ from dovecote.conf import setting
 
 @checks.register("dovecote")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Check transports and ``DOVECOTE_CHANNELS``."""
+    """Check ``SMS_BACKEND``, ``CHAT_BACKEND`` and ``DOVECOTE_CHANNELS``."""
     errors: list[checks.CheckMessage] = []
     for name in ("SMS_BACKEND", "CHAT_BACKEND"):
         path = setting(name)
@@ -50,7 +51,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             except ImportError as exc:
                 errors.append(
                     checks.Error(
-                        f"The channel {channel.name!r} lists the transport "
+                        f"The channel {channel.name!r} lists the backend "
                         f"{path!r}, which cannot be imported: {exc}",
                         id="dovecote.E002",
                     )

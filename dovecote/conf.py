@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from django.conf import settings
@@ -58,9 +59,26 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def setting(name: str) -> Any:
-    """Return the setting ``name``, or its dovecote default."""
-    return getattr(settings, name, DEFAULTS.get(name))
+_MISSING: Any = object()
+
+
+def setting(name: str, default: Any = _MISSING) -> Any:
+    """Return the setting ``name``, or its dovecote default.
+
+    A name dovecote does not know raises ``LookupError`` (a misspelled name
+    would otherwise read as unset), unless ``default`` is given: settings of
+    third-party backends pass one.
+    """
+    if name in DEFAULTS:
+        return getattr(settings, name, DEFAULTS[name])
+    if default is not _MISSING:
+        return getattr(settings, name, default)
+    close = difflib.get_close_matches(name, DEFAULTS, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else "."
+    raise LookupError(
+        f"{name!r} is not a dovecote setting (dovecote.conf.DEFAULTS){hint} "
+        "Pass default= to read another setting."
+    )
 
 
 def required_setting(name: str, value: Any = None) -> Any:

@@ -6,17 +6,18 @@ The tree::
     ├── NotificationNotRegistered(DovecoteError, LookupError)
     ├── RenderError
     ├── InvalidAddress(DovecoteError, ValueError)
-    ├── UnsupportedFeature(DovecoteError, ValueError)
     ├── DeliveryError
     │   ├── TransientDeliveryError     retried: timeouts, 429, 5xx, SMTP 4xx
     │   └── PermanentDeliveryError     not retried: other 4xx, invalid number
-    │       └── RecipientRejected
     └── WebhookValidationError(DovecoteError, SuspiciousOperation)
     InvalidBackendConfig(ImproperlyConfigured)
     └── BackendDoesNotExist(InvalidBackendConfig, KeyError)
 
 ``InvalidBackendConfig`` is not a ``DovecoteError`` so that handlers for
-send-time failures cannot swallow a configuration mistake.
+send-time failures cannot swallow a configuration mistake. Errors raised
+because of another library's error chain it (``raise ... from exc``), and
+a send error raised by a backend's ``finish()`` has the first failure's
+exception, if any, as its ``__cause__``.
 """
 
 from __future__ import annotations
@@ -69,10 +70,6 @@ class InvalidAddress(DovecoteError, ValueError):
     """An address (phone number, email, webhook URL) is malformed."""
 
 
-class UnsupportedFeature(DovecoteError, ValueError):
-    """A backend cannot express what was asked; never dropped silently."""
-
-
 class DeliveryError(DovecoteError):
     """Sending failed."""
 
@@ -94,10 +91,6 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """A failure that retrying will not fix (4xx, invalid recipient)."""
-
-
-class RecipientRejected(PermanentDeliveryError):
-    """The provider refused this recipient."""
 
 
 class WebhookValidationError(DovecoteError, SuspiciousOperation):

@@ -138,8 +138,9 @@ class HttpBackend(BaseTransportBackend):
 
         class SmsBackend(HttpBackend, BaseSmsBackend): ...
 
-    Subclasses must set ``provider_name`` and implement :meth:`build_request`
-    and :meth:`parse_response`; they may override :meth:`parse_error`,
+    Subclasses must set ``provider_name`` (instantiating a class without one
+    raises ``TypeError``) and implement :meth:`build_request` and
+    :meth:`parse_response`; they may override :meth:`parse_error`,
     :meth:`prepare_message` and :meth:`batch_recipients`. Logs name a
     recipient by ``display_address()``, so a secret address (a webhook URL)
     is never logged; ``finish()`` (from the transport base) counts the sent
@@ -163,9 +164,15 @@ class HttpBackend(BaseTransportBackend):
         timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
+        if not self.provider_name:
+            raise TypeError(
+                f"{type(self).__name__} must set provider_name (the provider's "
+                "name in errors and logs) to be instantiated."
+            )
         super().__init__(fail_silently=fail_silently, **kwargs)
         if base_url is None and self.base_url_setting:
-            base_url = setting(self.base_url_setting)
+            # A third-party provider's setting need not be one of dovecote's.
+            base_url = setting(self.base_url_setting, default=None)
         self.base_url = (base_url or "").rstrip("/")
         self.concurrency = int(concurrency or setting(self.concurrency_setting))
         if self.concurrency < 1:
@@ -295,8 +302,14 @@ class HttpBackend(BaseTransportBackend):
         retry_after: float | None = None,
         http_status: int | None = None,
         message_id: str = "",
+        exception: BaseException | None = None,
     ) -> RecipientResult:
-        """Return the result of a refused recipient, logging it."""
+        """Return the result of a refused recipient, logging it.
+
+        ``exception`` is the error behind the failure, if any; it is kept on
+        the result and becomes the ``__cause__`` of the error ``finish()``
+        raises.
+        """
         logger.warning(
             "%s refused %s: [%s] %s%s",
             self.provider_name,
@@ -314,6 +327,7 @@ class HttpBackend(BaseTransportBackend):
             is_transient=is_transient,
             retry_after=retry_after,
             http_status=http_status,
+            exception=exception,
         )
 
     # Sending ---------------------------------------------------------------
@@ -358,33 +372,40 @@ class HttpBackend(BaseTransportBackend):
             request = self.build_request(message, recipients)
         except Exception as exc:
             logger.exception("%s could not build a request", self.provider_name)
+            text = f"{type(exc).__name__}: {exc}"
             return [
-                self.failure(r, "request_error", f"{type(exc).__name__}: {exc}")
+                self.failure(r, "request_error", text, exception=exc)
                 for r in recipients
             ]
         try:
             response = await self._request(request)
-        except TimeoutError:
+        except TimeoutError as exc:
             return [
                 self.failure(
                     r,
                     "timeout",
                     f"No answer from {self.provider_name} within {self.timeout:g}s",
                     is_transient=True,
+                    exception=exc,
                 )
                 for r in recipients
             ]
         except aiohttp.ClientError as exc:
             text = f"{type(exc).__name__}: {exc}"
             return [
-                self.failure(r, "connection_error", text, is_transient=True)
+                self.failure(
+                    r, "connection_error", text, is_transient=True, exception=exc
+                )
                 for r in recipients
             ]
         except Exception as exc:
             # Never let one request's surprise abort the rest of the batch.
             logger.exception("%s request failed unexpectedly", self.provider_name)
             text = f"{type(exc).__name__}: {exc}"
-            return [self.failure(r, "request_error", text) for r in recipients]
+            return [
+                self.failure(r, "request_error", text, exception=exc)
+                for r in recipients
+            ]
         return self._map_response(message, recipients, response)
 
     async def _request(self, request: HttpRequest) -> HttpResponse:
@@ -418,7 +439,9 @@ class HttpBackend(BaseTransportBackend):
             except (ValueError, KeyError, TypeError) as exc:
                 text = f"Unreadable {status} answer: {type(exc).__name__}: {exc}"
                 return [
-                    self.failure(r, "bad_response", text, http_status=status)
+                    self.failure(
+                        r, "bad_response", text, http_status=status, exception=exc
+                    )
                     for r in recipients
                 ]
             for result in results:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -24,6 +24,9 @@ class RecipientResult:
     #: Seconds the provider asked to wait (``Retry-After``), if any.
     retry_after: float | None = None
     http_status: int | None = None
+    #: The exception behind a failure, if one was raised (a timeout, a
+    #: connection error, a bug in a hook); ``error_message`` describes it.
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_success(self) -> bool:

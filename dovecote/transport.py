@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextvars
+import functools
+import inspect
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 from dovecote.exceptions import (
     DeliveryError,
@@ -13,6 +16,15 @@ from dovecote.exceptions import (
     TransientDeliveryError,
 )
 from dovecote.results import RecipientResult
+
+if TYPE_CHECKING:
+    from django.dispatch import Signal
+
+#: The connections inside a ``send_messages`` call in this context, so that
+#: a subclass calling ``super().send_messages()`` sends each signal once.
+_sending: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "dovecote_sending", default=frozenset()
+)
 
 
 class TransportMessage(Protocol):
@@ -38,12 +50,72 @@ class BaseTransportBackend:
             return self.finish(messages)
     """
 
-    provider_name: ClassVar[str] = "base"
+    #: The provider's name in errors, logs and ``Delivery.backend`` reports.
+    provider_name: ClassVar[str] = ""
     #: The kind of address, used in error messages ("phone number").
     address_kind: ClassVar[str] = "address"
+    #: Sent once per message that reached a recipient, after each
+    #: ``send_messages`` call; set by each transport's base backend.
+    post_send: ClassVar[Signal | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        method = cls.send_messages
+        if not getattr(method, "_dovecote_sends_signal", False):
+            cls.send_messages = _sending_signal(method)  # type: ignore[method-assign,assignment]
 
     def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
+        if kwargs:
+            # As any Python call would: a typo in an option is never ignored.
+            raise TypeError(
+                f"{type(self).__name__}() got unexpected keyword argument(s) "
+                f"{', '.join(map(repr, sorted(kwargs)))}; it accepts "
+                f"{', '.join(self.keyword_arguments()) or 'only fail_silently'}."
+            )
         self.fail_silently = fail_silently
+
+    @classmethod
+    def keyword_arguments(cls) -> list[str]:
+        """Return the keyword arguments the constructors of this class accept."""
+        names: list[str] = []
+        for klass in cls.__mro__:
+            init = vars(klass).get("__init__")
+            if init is None:
+                continue
+            for parameter in inspect.signature(init).parameters.values():
+                is_keyword = parameter.kind in (
+                    parameter.POSITIONAL_OR_KEYWORD,
+                    parameter.KEYWORD_ONLY,
+                )
+                if is_keyword and parameter.name not in (*names, "self"):
+                    names.append(parameter.name)
+        return names
+
+    def send_messages(self, messages: Sequence[Any]) -> int:
+        """Send ``messages``; return how many reached a recipient.
+
+        Subclasses must implement this (see the class docstring). The base
+        class wraps every implementation so that :attr:`post_send` is sent
+        once per message, whoever calls it.
+        """
+        raise NotImplementedError(
+            f"subclasses of {BaseTransportBackend.__name__} must implement "
+            "send_messages()"
+        )
+
+    def send_post_send(self, messages: Sequence[Any], *, raised: bool) -> None:
+        """Send :attr:`post_send` for each message that reached a recipient.
+
+        A message that records no results (a backend that does not report
+        per recipient) counts as reached unless ``send_messages`` raised.
+        """
+        signal = self.post_send
+        if signal is None:
+            return
+        for message in messages:
+            results = getattr(message, "results", None) or []
+            if any(r.is_success for r in results) or (not results and not raised):
+                signal.send(sender=type(message), instance=message)
 
     def open(self) -> bool:
         """Open a connection; return True only if this call opened it."""
@@ -138,7 +210,11 @@ class BaseTransportBackend:
             if result.status == "invalid"
         ]
         if failed:
-            raise self._delivery_error(failed, invalid)
+            error = self._delivery_error(failed, invalid)
+            cause = next((r.exception for r in failed if r.exception), None)
+            if cause is not None:
+                raise error from cause
+            raise error
         if invalid:
             raise InvalidAddress(
                 f"{len(invalid)} invalid {self.address_kind}(s), not sent: "
@@ -183,3 +259,29 @@ class BaseTransportBackend:
             response=failed + invalid,
             retry_after=max(waits) if waits else None,
         )
+
+
+def _sending_signal(
+    method: Callable[[Any, Sequence[Any]], int],
+) -> Callable[[Any, Sequence[Any]], int]:
+    """Wrap a ``send_messages`` implementation to send ``post_send`` after it."""
+
+    @functools.wraps(method)
+    def send_messages(self: BaseTransportBackend, messages: Sequence[Any]) -> int:
+        active = _sending.get()
+        if id(self) in active:  # a subclass called super().send_messages()
+            return method(self, messages)
+        messages = list(messages)
+        token = _sending.set(active | {id(self)})
+        try:
+            sent = method(self, messages)
+        except BaseException:
+            _sending.reset(token)
+            self.send_post_send(messages, raised=True)
+            raise
+        _sending.reset(token)
+        self.send_post_send(messages, raised=False)
+        return sent
+
+    send_messages._dovecote_sends_signal = True  # type: ignore[attr-defined]
+    return send_messages

@@ -38,7 +38,7 @@ def email_channels(*transports):
     return [
         {
             "BACKEND": "dovecote.channels.email.EmailChannel",
-            "TRANSPORTS": list(transports),
+            "BACKENDS": list(transports),
         }
     ]
 
@@ -103,7 +103,7 @@ def test_sms_fails_over_from_a_failing_provider(fake_twilio, dovecote_outbox):
     channels = [
         {
             "BACKEND": "dovecote.channels.sms.SmsChannel",
-            "TRANSPORTS": [
+            "BACKENDS": [
                 "dovecote.sms.backends.twilio.SmsBackend",
                 "dovecote.sms.backends.locmem.SmsBackend",
             ],
@@ -153,7 +153,7 @@ def test_missing_provider_settings_fail_over_to_the_next_transport(dovecote_outb
     channels = [
         {
             "BACKEND": "dovecote.channels.sms.SmsChannel",
-            "TRANSPORTS": [
+            "BACKENDS": [
                 "dovecote.sms.backends.twilio.SmsBackend",
                 "dovecote.sms.backends.locmem.SmsBackend",
             ],
@@ -173,7 +173,7 @@ def test_a_transport_that_cannot_start_leaves_deliveries_queued_for_retry():
     channels = [
         {
             "BACKEND": "dovecote.channels.sms.SmsChannel",
-            "TRANSPORTS": ["dovecote.sms.backends.twilio.SmsBackend"],
+            "BACKENDS": ["dovecote.sms.backends.twilio.SmsBackend"],
         }
     ]
     with override_settings(DOVECOTE_CHANNELS=channels):

@@ -41,7 +41,7 @@ def test_unimportable_transport_settings_are_errors():
         DOVECOTE_CHANNELS=[
             {
                 "BACKEND": "dovecote.channels.email.EmailChannel",
-                "TRANSPORTS": ["no.such.EmailBackend"],
+                "BACKENDS": ["no.such.EmailBackend"],
             }
         ],
     ):

@@ -7,17 +7,25 @@
         {
             "BACKEND": "dovecote.channels.sms.SmsChannel",
             "NAME": "sms",
-            "TRANSPORTS": [
+            "BACKENDS": [                  # the backends to fail over between
                 "dovecote.sms.backends.twilio.SmsBackend",
                 "dovecote.sms.backends.vonage.SmsBackend",
             ],
             "OPTIONS": {},
         },
     ]
+
+``BACKEND`` is the channel class (Django's convention for a settings entry);
+``BACKENDS`` are the dotted paths of the backends it sends through, in
+failover order (``TRANSPORTS``, the earlier name, still works with a
+``DeprecationWarning``). An unknown key, or an ``OPTIONS`` key the channel
+does not read, raises ``ImproperlyConfigured`` naming the entry (reported by
+the system check ``dovecote.E001``).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -32,6 +40,10 @@ __all__ = ["Channel", "Outcome", "Rendered", "get_channel", "get_channels"]
 _cache: tuple[str, dict[str, Channel]] | None = None
 
 
+#: The keys of a ``DOVECOTE_CHANNELS`` entry.
+ENTRY_KEYS = frozenset({"BACKEND", "NAME", "BACKENDS", "OPTIONS"})
+
+
 def _build(entry: Any) -> Channel:
     if isinstance(entry, str):
         entry = {"BACKEND": entry}
@@ -39,6 +51,27 @@ def _build(entry: Any) -> Channel:
         raise ImproperlyConfigured(
             f"DOVECOTE_CHANNELS entries must be a class path or a dict with "
             f"'BACKEND'; got {entry!r}."
+        )
+    entry = dict(entry)
+    if "TRANSPORTS" in entry:
+        warnings.warn(
+            f"DOVECOTE_CHANNELS: the key 'TRANSPORTS' (entry {entry['BACKEND']!r}) "
+            "is deprecated; rename it 'BACKENDS'.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if "BACKENDS" in entry:
+            raise ImproperlyConfigured(
+                f"DOVECOTE_CHANNELS entry {entry['BACKEND']!r} sets both "
+                "'BACKENDS' and its deprecated name 'TRANSPORTS'."
+            )
+        entry["BACKENDS"] = entry.pop("TRANSPORTS")
+    unknown = sorted(set(entry) - ENTRY_KEYS)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"DOVECOTE_CHANNELS entry {entry['BACKEND']!r} has unknown key(s) "
+            f"{', '.join(map(repr, unknown))}; the keys are "
+            f"{', '.join(sorted(ENTRY_KEYS))}."
         )
     try:
         klass = import_string(entry["BACKEND"])
@@ -50,11 +83,25 @@ def _build(entry: Any) -> Channel:
         raise ImproperlyConfigured(
             f"DOVECOTE_CHANNELS: {entry['BACKEND']!r} is not a Channel subclass."
         )
-    channel: Channel = klass(
-        name=entry.get("NAME"),
-        backends=entry.get("TRANSPORTS"),
-        **entry.get("OPTIONS", {}),
-    )
+    if isinstance(entry.get("BACKENDS"), str):
+        raise ImproperlyConfigured(
+            f"DOVECOTE_CHANNELS entry {entry['BACKEND']!r}: BACKENDS must be a "
+            "list of dotted paths, not a string."
+        )
+    options = entry.get("OPTIONS") or {}
+    if not isinstance(options, dict):
+        raise ImproperlyConfigured(
+            f"DOVECOTE_CHANNELS entry {entry['BACKEND']!r}: OPTIONS must be a "
+            f"dict; got {options!r}."
+        )
+    try:
+        channel: Channel = klass(
+            name=entry.get("NAME"), backends=entry.get("BACKENDS"), **options
+        )
+    except TypeError as exc:
+        raise ImproperlyConfigured(
+            f"DOVECOTE_CHANNELS entry {entry['BACKEND']!r}: {exc}"
+        ) from exc
     return channel
 
 

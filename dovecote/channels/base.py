@@ -1,7 +1,15 @@
-"""The channel interface: a Delivery becomes a transport message and is sent."""
+"""The channel interface: a Delivery becomes a transport message and is sent.
+
+Vocabulary: a *backend* is the class that talks to a provider (or a
+development sink), named by ``EMAIL_BACKEND``, ``SMS_BACKEND``,
+``CHAT_BACKEND`` or a channel's ``BACKENDS``; a *transport* is the
+``django.core.mail``-shaped API its backends plug into (``django.core.mail``,
+``dovecote.sms``, ``dovecote.chat``).
+"""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -35,8 +43,10 @@ class Outcome:
     error: str = ""
     error_code: str = ""
     #: True when the failure lies with the provider (outage, credentials,
-    #: account), so another transport may succeed where this one failed.
+    #: account), so another backend may succeed where this one failed.
     is_provider_error: bool = False
+    #: The exception behind a failure, if one was raised; ``error`` describes it.
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_sent(self) -> bool:
@@ -49,8 +59,10 @@ class Channel:
 
     Subclasses must set ``name`` and ``protocol`` and implement
     :meth:`render` and :meth:`send`; they may override
-    :meth:`validate_address`. ``backends`` lists transport backend paths
-    to fail over between, in order.
+    :meth:`validate_address`. ``backends`` lists the dotted paths of the
+    backends to fail over between, in order (``BACKENDS`` in
+    ``DOVECOTE_CHANNELS``); ``OPTIONS`` become keyword arguments, checked
+    against :attr:`option_names`.
     """
 
     #: The key in ``DOVECOTE_CHANNELS``, templates, preferences and the log.
@@ -61,6 +73,13 @@ class Channel:
     template_names: ClassVar[tuple[str, ...]] = ()
     #: Template names that may be absent.
     optional_template_names: ClassVar[tuple[str, ...]] = ()
+    #: The ``OPTIONS`` keys this class reads, besides those its base classes
+    #: declare; any other key is an error (a typo is never ignored).
+    option_names: ClassVar[tuple[str, ...]] = (
+        "max_attempts",
+        "retry_base_delay",
+        "retry_max_delay",
+    )
 
     def __init__(
         self,
@@ -70,8 +89,22 @@ class Channel:
     ) -> None:
         if name:
             self.name = name  # type: ignore[misc]
+        unknown = sorted(set(options) - self.known_options())
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} (channel {self.name!r}) got unknown "
+                f"option(s) {', '.join(map(repr, unknown))}; it accepts "
+                f"{', '.join(sorted(self.known_options()))}."
+            )
         self.backends: list[str] = list(backends or [])
         self.options = options
+
+    @classmethod
+    def known_options(cls) -> set[str]:
+        """Return every ``OPTIONS`` key this class and its bases accept."""
+        return {
+            key for klass in cls.__mro__ for key in vars(klass).get("option_names", ())
+        }
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -110,40 +143,51 @@ class Channel:
         return rendered
 
     def default_backend(self) -> str:
-        """Return the transport used when ``TRANSPORTS`` is empty.
+        """Return the backend used when ``BACKENDS`` is empty.
 
-        Subclasses may override this to read their transport's setting.
+        Subclasses may override this to read their transport's setting
+        (``SMS_BACKEND``, ...).
         """
         return ""
 
-    def transports(self) -> list[str]:
-        """Return the transport backend paths to try, in order."""
+    def backend_paths(self) -> list[str]:
+        """Return the dotted paths of the backends to try, in order."""
         return list(self.backends) or [self.default_backend()]
+
+    def transports(self) -> list[str]:
+        """Return :meth:`backend_paths` (deprecated name)."""
+        warnings.warn(
+            "Channel.transports() is deprecated; use Channel.backend_paths().",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.backend_paths()
 
     def send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         """Send a batch of claimed deliveries; return one Outcome each.
 
-        Try each transport in turn: deliveries that failed with a transient
+        Try each backend in turn: deliveries that failed with a transient
         or provider-side error go to the next one. Subclasses implement
         :meth:`send_batch`, or override this method entirely. It must not
         raise for a single delivery's failure: that failure is its Outcome.
         """
-        transports = self.transports()
+        backends = self.backend_paths()
         pending = list(deliveries)
         final: dict[int, Outcome] = {}
-        for index, transport in enumerate(transports):
-            is_last = index == len(transports) - 1
+        for index, backend in enumerate(backends):
+            is_last = index == len(backends) - 1
             try:
-                outcomes = self.send_batch(pending, transport)
-            except Exception as exc:  # the transport as a whole failed
+                outcomes = self.send_batch(pending, backend)
+            except Exception as exc:  # the backend as a whole failed
                 outcomes = [
                     Outcome(
                         delivery.pk,
                         "failed",
                         is_transient=True,
                         is_provider_error=True,
-                        backend=transport,
+                        backend=backend,
                         error=f"{type(exc).__name__}: {exc}",
+                        exception=exc,
                     )
                     for delivery in pending
                 ]
@@ -154,10 +198,10 @@ class Channel:
                     delivery.pk,
                     "failed",
                     is_transient=True,
-                    backend=transport,
+                    backend=backend,
                     error=f"{type(self).__name__}.send_batch() returned no outcome",
                 )
-                outcome.backend = outcome.backend or transport
+                outcome.backend = outcome.backend or backend
                 final[delivery.pk] = outcome
                 may_fail_over = outcome.is_transient or outcome.is_provider_error
                 if not outcome.is_sent and may_fail_over and not is_last:
@@ -167,13 +211,11 @@ class Channel:
                 break
         return [final[delivery.pk] for delivery in deliveries]
 
-    def send_batch(
-        self, deliveries: Sequence[Delivery], transport: str
-    ) -> list[Outcome]:
-        """Send deliveries through one transport backend; return their Outcomes.
+    def send_batch(self, deliveries: Sequence[Delivery], backend: str) -> list[Outcome]:
+        """Send deliveries through one backend (a dotted path); return Outcomes.
 
         Subclasses must implement this unless they override :meth:`send`.
-        Raising fails the whole batch on this transport (transiently).
+        Raising fails the whole batch on this backend (transiently).
         """
         raise NotImplementedError(
             "subclasses of Channel must implement send_batch() or send()"

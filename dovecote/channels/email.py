@@ -25,7 +25,7 @@ class EmailChannel(Channel):
     """Send email through ``django.core.mail`` (``EMAIL_BACKEND``).
 
     ``OPTIONS``: ``from_email`` (default ``DEFAULT_FROM_EMAIL``) and
-    ``reply_to`` (a list). ``TRANSPORTS`` lists email backend paths to fail
+    ``reply_to`` (a list). ``BACKENDS`` lists email backend paths to fail
     over between.
     """
 
@@ -33,14 +33,15 @@ class EmailChannel(Channel):
     protocol = "email"
     template_names = ("email_subject.txt", "email_body.txt")
     optional_template_names = ("email_body.html",)
+    option_names = ("from_email", "reply_to")
 
     def validate_address(self, address: str) -> str:
         """Return the address with a lowercase domain, or raise ``InvalidAddress``."""
         address = address.strip()
         try:
             validate_email(address)
-        except ValidationError:
-            raise InvalidAddress(f"{address!r} is not a valid email address.") from None
+        except ValidationError as exc:
+            raise InvalidAddress(f"{address!r} is not a valid email address.") from exc
         local, _, domain = address.rpartition("@")
         return f"{local}@{domain.lower()}"
 
@@ -160,4 +161,5 @@ def _failure(
         is_provider_error=transient,
         error=f"{type(exc).__name__}: {exc}",
         error_code=str(code) if code is not None else "",
+        exception=exc,
     )

@@ -114,7 +114,6 @@ class SlackWebhookChannel(Channel):
     ) -> list[Outcome]:
         """Post one message per delivery in one call; map each result."""
         from dovecote import chat
-        from dovecote.chat.signals import post_send
 
         connection = chat.get_connection(transport or None, fail_silently=True)
         messages = [
@@ -126,9 +125,7 @@ class SlackWebhookChannel(Channel):
             )
             for delivery in deliveries
         ]
-        outcomes = send_per_delivery(
-            connection, deliveries, messages, transport, post_send
-        )
+        outcomes = send_per_delivery(connection, deliveries, messages, transport)
         from dovecote.webhooks.slack import handle_slack_error
 
         for delivery, message in zip(deliveries, messages, strict=True):

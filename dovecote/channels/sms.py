@@ -10,8 +10,6 @@ from dovecote.conf import setting
 from dovecote.results import RecipientResult
 
 if TYPE_CHECKING:
-    from django.dispatch import Signal
-
     from dovecote.models import Delivery
 
 
@@ -26,6 +24,7 @@ class SmsChannel(Channel):
     name = "sms"
     protocol = "sms"
     template_names = ("sms.txt",)
+    option_names = ("originator",)
 
     def validate_address(self, address: str) -> str:
         """Return the number in E.164 form, or raise ``InvalidAddress``."""
@@ -47,7 +46,6 @@ class SmsChannel(Channel):
     ) -> list[Outcome]:
         """Send one message per delivery in one call; map each result."""
         from dovecote import sms
-        from dovecote.sms.signals import post_send
 
         connection = sms.get_connection(transport or None, fail_silently=True)
         messages = [
@@ -59,7 +57,7 @@ class SmsChannel(Channel):
             )
             for delivery in deliveries
         ]
-        return send_per_delivery(connection, deliveries, messages, transport, post_send)
+        return send_per_delivery(connection, deliveries, messages, transport)
 
 
 def send_per_delivery(
@@ -67,13 +65,12 @@ def send_per_delivery(
     deliveries: Sequence[Delivery],
     messages: Sequence[Any],
     transport: str,
-    post_send: Signal,
 ) -> list[Outcome]:
     """Send one transport message per delivery in one call; map each result.
 
     ``messages[i]`` is the message of ``deliveries[i]``; one
     ``send_messages`` call lets HTTP providers send them concurrently.
-    ``post_send`` is sent for each message that reached its recipient.
+    The backend sends its transport's ``post_send`` signal.
     """
     for delivery, message in zip(deliveries, messages, strict=True):
         message.metadata["delivery_id"] = delivery.pk
@@ -82,8 +79,6 @@ def send_per_delivery(
     outcomes = []
     for delivery, message in zip(deliveries, messages, strict=True):
         outcomes.append(outcome_from_results(delivery.pk, message.results, transport))
-        if any(result.is_success for result in message.results):
-            post_send.send(sender=type(message), instance=message)
     return outcomes
 
 
@@ -120,4 +115,5 @@ def outcome_from_results(
         error=result.error_message or "failed",
         error_code=result.error_code,
         provider_message_id=result.message_id,
+        exception=result.exception,
     )

@@ -57,18 +57,9 @@ class ChatMessage:
         """Send the message; return 1 if it reached a webhook, else 0.
 
         With no recipients, return 0 without opening a connection. The
-        ``post_send`` signal follows the send, and also an error raised after
-        some webhooks were reached.
+        backend sends ``dovecote.chat.signals.post_send`` if the message
+        reached a webhook.
         """
         if not self.recipients:
             return 0
-        from dovecote.chat.signals import post_send
-
-        try:
-            sent = self.get_connection(fail_silently).send_messages([self])
-        except Exception:
-            if any(result.is_success for result in self.results):
-                post_send.send(sender=self.__class__, instance=self)
-            raise
-        post_send.send(sender=self.__class__, instance=self)
-        return sent
+        return self.get_connection(fail_silently).send_messages([self])

@@ -2,5 +2,7 @@
 
 from django.dispatch import Signal
 
-#: Sent after ``ChatMessage.send()``; arguments: ``instance`` (the ChatMessage).
+#: Sent by every chat backend after ``send_messages()``, once per message that
+#: reached a webhook; ``sender`` is the message's class, ``instance`` the
+#: message.
 post_send = Signal()

@@ -1,4 +1,4 @@
-"""Rate limits per channel or transport backend, shared by every worker.
+"""Rate limits per channel or backend, shared by every worker.
 
 ``DOVECOTE_RATE_LIMITS = {"sms": 10, "dovecote.sms.backends.twilio.SmsBackend":
 5}`` caps messages per second. The token bucket lives in the database
@@ -25,11 +25,13 @@ if TYPE_CHECKING:
 def rate_limit_for(channel: Channel) -> tuple[str, float] | None:
     """Return ``(bucket key, messages per second)`` for ``channel``, or None.
 
-    A limit keyed by the channel name wins over one keyed by its first
-    (primary) transport backend path.
+    A limit keyed by the channel name wins over one keyed by the dotted
+    path of its primary backend: the first of the channel's ``BACKENDS``,
+    else the one it sends through by default (``SMS_BACKEND``,
+    ``CHAT_BACKEND``, ``EMAIL_BACKEND``).
     """
     limits = setting("DOVECOTE_RATE_LIMITS") or {}
-    for key in (channel.name, *channel.backends[:1]):
+    for key in (channel.name, *channel.backend_paths()[:1]):
         rate = limits.get(key)
         if rate:
             return key, float(rate)

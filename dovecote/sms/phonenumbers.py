@@ -57,7 +57,7 @@ def normalize_number(
                 )
             raise InvalidAddress(
                 f"{value!r} is not a valid phone number: {reason}."
-            ) from None
+            ) from exc
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidAddress(
             f"{value!r} is not a valid phone number: no such number exists "

@@ -72,6 +72,7 @@ class TwilioChannel(Channel):
 
     name = "twilio"
     protocol = "phone"
+    option_names = ("base_url",)
 
     def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
         return Rendered(body="hi")

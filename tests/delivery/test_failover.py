@@ -31,7 +31,7 @@ def _registered():
 @pytest.fixture
 def providers(settings, fake_twilio, fake_vonage):
     settings.DOVECOTE_CHANNELS = [
-        {"BACKEND": "dovecote.channels.sms.SmsChannel", "TRANSPORTS": [TWILIO, VONAGE]}
+        {"BACKEND": "dovecote.channels.sms.SmsChannel", "BACKENDS": [TWILIO, VONAGE]}
     ]
     settings.TWILIO_ACCOUNT_SID = fake_twilio.account_sid
     settings.TWILIO_AUTH_TOKEN = fake_twilio.auth_token

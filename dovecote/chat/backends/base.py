@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+from dovecote.chat.signals import post_send
 from dovecote.chat.validation import redact_webhook_url, validate_webhook_url
 from dovecote.transport import BaseTransportBackend
 
@@ -27,9 +28,14 @@ class BaseChatBackend(BaseTransportBackend):
     after the whole batch was attempted, as for SMS: ``InvalidAddress`` or a
     ``DeliveryError``, unless ``fail_silently`` is set. Error messages show
     URLs redacted.
+
+    After every ``send_messages`` call, ``dovecote.chat.signals.post_send`` is
+    sent once for each message that reached a webhook (``sender`` the
+    message's class, ``instance`` the message).
     """
 
     address_kind: ClassVar[str] = "webhook URL"
+    post_send = post_send
 
     def normalize_address(self, address: str) -> str:
         """Return the webhook URL if it may be posted to; else raise."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from dovecote.exceptions import InvalidAddress
 from dovecote.results import RecipientResult
 from dovecote.sms.phonenumbers import normalize_number, normalize_originator
+from dovecote.sms.signals import post_send
 from dovecote.transport import BaseTransportBackend
 
 if TYPE_CHECKING:
@@ -35,9 +36,15 @@ class BaseSmsBackend(BaseTransportBackend):
     ``InvalidAddress`` naming the invalid numbers; the exception's
     ``response`` lists the failed results. With ``fail_silently=True``
     nothing is raised for recipients: read ``message.results``.
+
+    After every ``send_messages`` call, whoever makes it (``Message.send()``,
+    ``send_sms()``, a channel, your code), ``dovecote.sms.signals.post_send``
+    is sent once for each message that reached a recipient, with
+    ``sender=Message`` (the message's class) and ``instance=message``.
     """
 
     address_kind: ClassVar[str] = "phone number"
+    post_send = post_send
     #: Whether the provider accepts alphanumeric sender ids ("Dovecote").
     supports_alphanumeric_originator: ClassVar[bool] = True
 
