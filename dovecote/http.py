@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import hashlib
 import logging
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
@@ -149,6 +150,9 @@ class HttpBackend(BaseTransportBackend):
 
     #: Setting naming the provider's API root; None when recipients are URLs.
     base_url_setting: ClassVar[str | None] = None
+    #: The real API root, used when that setting is unset (a provider outside
+    #: dovecote sets it here; dovecote's own default in ``dovecote.conf``).
+    default_base_url: ClassVar[str] = ""
     #: Settings giving the default concurrency and timeout.
     concurrency_setting: ClassVar[str] = "SMS_CONCURRENCY"
     timeout_setting: ClassVar[str] = "SMS_TIMEOUT"
@@ -172,7 +176,7 @@ class HttpBackend(BaseTransportBackend):
         super().__init__(fail_silently=fail_silently, **kwargs)
         if base_url is None and self.base_url_setting:
             # A third-party provider's setting need not be one of dovecote's.
-            base_url = setting(self.base_url_setting, default=None)
+            base_url = setting(self.base_url_setting, default=self.default_base_url)
         self.base_url = (base_url or "").rstrip("/")
         self.concurrency = int(concurrency or setting(self.concurrency_setting))
         if self.concurrency < 1:
@@ -265,6 +269,22 @@ class HttpBackend(BaseTransportBackend):
         :meth:`failure` so that transient ones carry ``is_transient``.
         """
         raise NotImplementedError("subclasses of HttpBackend must implement this")
+
+    def idempotency_key(self, message: Any, recipients: list[str]) -> str | None:
+        """Return a key that is the same on every attempt of this request.
+
+        For providers that deduplicate requests by a key (an
+        ``Idempotency-Key`` header, a client reference): ``build_request``
+        may send it, so a retry after a timeout is not sent twice. It is
+        derived from the Delivery a channel attached
+        (``message.metadata["delivery_id"]``) and the recipients; None for
+        a message sent outside a Delivery.
+        """
+        delivery_id = getattr(message, "metadata", {}).get("delivery_id")
+        if delivery_id is None:
+            return None
+        digest = hashlib.sha256("\n".join(recipients).encode()).hexdigest()[:16]
+        return f"dovecote-{delivery_id}-{digest}"
 
     def parse_error(self, response: HttpResponse) -> tuple[str, str]:
         """Return the provider's ``(error_code, error_text)`` for a non-2xx.

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from dovecote.notifications.dispatch import SendResult
+    from dovecote.types import Recipients
 
 
 class Notification:
@@ -67,7 +68,7 @@ class Notification:
     @classmethod
     def send(
         cls,
-        recipients: Any,
+        recipients: Recipients,
         context: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> SendResult:
@@ -79,7 +80,7 @@ class Notification:
     @classmethod
     def explain(
         cls,
-        recipients: Any,
+        recipients: Recipients,
         context: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> SendResult:

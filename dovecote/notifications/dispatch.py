@@ -38,6 +38,7 @@ from dovecote.notifications.rendering import current_site
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery, Dispatch
+    from dovecote.types import NotificationArg, Recipients
 
 __all__ = [
     "DeliveryResult",
@@ -299,8 +300,8 @@ class _Plan:
 
 
 def send_notification(
-    notification: str | type[Notification],
-    recipients: Any,
+    notification: NotificationArg,
+    recipients: Recipients,
     context: Mapping[str, Any] | None = None,
     *,
     channels: Sequence[str] | str | None = None,
@@ -404,8 +405,8 @@ def send_notification(
 
 
 def explain_notification(
-    notification: str | type[Notification],
-    recipients: Any,
+    notification: NotificationArg,
+    recipients: Recipients,
     context: Mapping[str, Any] | None = None,
     *,
     channels: Sequence[str] | str | None = None,
