@@ -17,6 +17,7 @@ import aiohttp
 import phonenumbers
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.template import TemplateSyntaxError
 from django.test import override_settings
 
 from dovecote import chat, sms
@@ -27,9 +28,11 @@ from dovecote.conf import setting
 from dovecote.exceptions import (
     InvalidAddress,
     PermanentDeliveryError,
+    RenderError,
     TransientDeliveryError,
 )
 from dovecote.http import HttpRequest, HttpSmsBackend
+from dovecote.notifications.rendering import TemplateCache
 from dovecote.sms.phonenumbers import normalize_number
 
 TWILIO = "dovecote.sms.backends.twilio.SmsBackend"
@@ -218,3 +221,22 @@ def test_invalid_number_keeps_the_parser_error():
     with pytest.raises(InvalidAddress) as info:
         normalize_number("+99 not a number")
     assert isinstance(info.value.__cause__, phonenumbers.NumberParseException)
+
+
+def test_template_syntax_error_is_the_cause_of_the_render_error():
+    loader = (
+        "django.template.loaders.locmem.Loader",
+        {"dovecote/broken-type/sms.txt": "Hello {% if %}"},
+    )
+    templates = [
+        {
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "OPTIONS": {"loaders": [loader]},
+        }
+    ]
+    with override_settings(TEMPLATES=templates):
+        cache = TemplateCache("broken-type")
+        for _ in range(2):  # the cached error keeps its cause too
+            with pytest.raises(RenderError, match="syntax error") as info:
+                cache.render("sms.txt", {})
+            assert isinstance(info.value.__cause__, TemplateSyntaxError)

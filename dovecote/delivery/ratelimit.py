@@ -1,7 +1,8 @@
 """Rate limits per channel or backend, shared by every worker.
 
-``DOVECOTE_RATE_LIMITS = {"sms": 10, "dovecote.sms.backends.twilio.SmsBackend":
-5}`` caps messages per second. The token bucket lives in the database
+``DOVECOTE_RATE_LIMITS = {"dovecote.sms.backends.twilio.SmsBackend": 5,
+"slack-webhook": 1}`` caps messages per second, by backend path or channel
+name. The token bucket lives in the database
 (``RateLimitBucket``, updated under a row lock), so the limit holds across
 processes and machines that share the database.
 """

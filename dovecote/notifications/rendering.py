@@ -155,6 +155,8 @@ class TemplateCache:
                     f"The template {path} of the notification "
                     f"{self.notification_name!r} has a syntax error: {exc}"
                 )
+                # Raised later, maybe more than once: keep the cause.
+                template.__cause__ = exc
             self._loaded[template_name] = template
         if template is None:
             raise RenderError(
