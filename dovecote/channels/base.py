@@ -94,7 +94,8 @@ class Channel:
             raise TypeError(
                 f"{type(self).__name__} (channel {self.name!r}) got unknown "
                 f"option(s) {', '.join(map(repr, unknown))}; it accepts "
-                f"{', '.join(sorted(self.known_options()))}."
+                f"{', '.join(sorted(self.known_options()))} (a channel class "
+                "declares the keys it reads in option_names)."
             )
         self.backends: list[str] = list(backends or [])
         self.options = options
