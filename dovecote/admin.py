@@ -34,6 +34,7 @@ from dovecote.models import (
     Preference,
     Suppression,
 )
+from dovecote.models.address import blocks
 
 #: Statuses from which "Resend" makes a new Delivery. Queued and sending
 #: ones are still in flight; skipped ones were held back on purpose
@@ -383,9 +384,9 @@ def _suppressed(deliveries: Sequence[Delivery]) -> set[tuple[str, str, str, str]
     addresses = {d.address for d in deliveries if d.address}
     if not addresses:
         return set()
-    rows = Suppression.objects.filter(address__in=addresses).values_list(
-        "protocol", "address", "notification", "channel"
-    )
+    rows = Suppression.objects.blocking(
+        {d.notification for d in deliveries}, addresses=addresses
+    ).values_list("protocol", "address", "notification", "channel")
     return set(rows)
 
 
@@ -393,9 +394,14 @@ def _is_suppressed(
     delivery: Delivery, suppressions: set[tuple[str, str, str, str]]
 ) -> bool:
     return any(
-        (delivery.protocol, delivery.address, notification, channel) in suppressions
-        for notification in ("", delivery.notification)
-        for channel in ("", delivery.channel)
+        blocks(
+            row,
+            delivery.protocol,
+            delivery.address,
+            delivery.notification,
+            delivery.channel,
+        )
+        for row in suppressions
     )
 
 
@@ -490,11 +496,35 @@ class SuppressionAdmin(admin.ModelAdmin[Suppression]):
     list_filter = ("protocol", "channel", "notification")
     search_fields = ("address", "reason")
     readonly_fields = ("created_at",)
+    actions = ("lift",)
 
     @admin.display(description=_("notification"), ordering="notification")
     def notification_display(self, obj: Suppression) -> str:
         """Return the notification name, or "all"."""
         return obj.notification or str(_("all"))
+
+    @admin.action(
+        description=_("Lift the selected suppressions (and reactivate addresses)"),
+        permissions=["delete"],
+    )
+    def lift(self, request: HttpRequest, queryset: QuerySet[Suppression]) -> None:
+        """Delete the suppressions and reactivate the addresses they retired."""
+        self.log_deletions(request, queryset)
+        deleted, reactivated = (
+            Suppression.objects.get_queryset()
+            .filter(pk__in=list(queryset.values_list("pk", flat=True)))
+            .lift()
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "Lifted %(count)d suppression; %(addresses)d address reactivated.",
+                "Lifted %(count)d suppressions; %(addresses)d addresses reactivated.",
+                deleted,
+            )
+            % {"count": deleted, "addresses": reactivated},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Preference)

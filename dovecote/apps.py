@@ -6,7 +6,11 @@ from django.apps import AppConfig
 
 
 class DovecoteConfig(AppConfig):
-    """Register system checks and autodiscover ``<app>/notifications.py``."""
+    """Register system checks, autodiscover ``<app>/notifications.py``.
+
+    With django-anymail installed, also receive its tracking events
+    (:mod:`dovecote.webhooks.anymail`).
+    """
 
     name = "dovecote"
     verbose_name = "Dovecote notifications"
@@ -18,3 +22,17 @@ class DovecoteConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the checks)
 
         autodiscover_modules("notifications")
+        connect_anymail()
+
+
+def connect_anymail() -> bool:
+    """Connect the anymail tracking receiver; return False without anymail."""
+    try:
+        from anymail.signals import tracking
+    except ImportError:
+        return False
+    # Imported here: it reads models, which the app registry must have loaded.
+    from .webhooks.anymail import receive_tracking
+
+    tracking.connect(receive_tracking, dispatch_uid="dovecote.anymail.tracking")
+    return True

@@ -55,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     # Web side.
     "DOVECOTE_UNSUBSCRIBE_MAX_AGE": 60 * 60 * 24 * 365,
     "DOVECOTE_WEBHOOK_MAX_AGE": 300,
+    # Provider feedback (dovecote.tracking).
+    "DOVECOTE_SOFT_BOUNCE_LIMIT": 3,
+    "DOVECOTE_ANYMAIL_TRACKING": True,
     "DOVECOTE_DEV_OUTBOX": None,
 }
 

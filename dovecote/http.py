@@ -38,14 +38,20 @@ from dovecote.results import RecipientResult
 from dovecote.sms.backends.base import BaseSmsBackend
 from dovecote.sms.message import Message
 from dovecote.sms.phonenumbers import normalize_originator
-from dovecote.transport import BaseTransportBackend
+from dovecote.transport import (
+    TRANSIENT_HTTP_STATUSES,
+    BaseTransportBackend,
+    FailureKind,
+    classify_http_status,
+)
 
 logger = logging.getLogger("dovecote.http")
 
 T = TypeVar("T")
 
-#: HTTP statuses worth another attempt besides 5xx.
-TRANSIENT_STATUSES = frozenset({408, 425, 429})
+#: HTTP statuses worth another attempt besides 5xx (the table lives in
+#: :mod:`dovecote.transport`).
+TRANSIENT_STATUSES = TRANSIENT_HTTP_STATUSES
 
 
 @dataclass
@@ -104,7 +110,7 @@ def parse_retry_after(
 
 def is_transient_status(status: int) -> bool:
     """Return True if an HTTP status says a later attempt may succeed."""
-    return status >= 500 or status in TRANSIENT_STATUSES
+    return classify_http_status(status) is FailureKind.TRANSIENT
 
 
 class _LoopThread:
@@ -158,6 +164,10 @@ class HttpBackend(BaseTransportBackend):
     timeout_setting: ClassVar[str] = "SMS_TIMEOUT"
     #: The most recipients one request may carry.
     max_recipients_per_request: ClassVar[int] = 1
+    #: The provider's error codes meaning the address can never be reached
+    #: (invalid number, unsubscribed, webhook removed): a failure with one
+    #: of them says ``is_address_gone`` and the channel deactivates it.
+    gone_error_codes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -323,13 +333,17 @@ class HttpBackend(BaseTransportBackend):
         http_status: int | None = None,
         message_id: str = "",
         exception: BaseException | None = None,
+        is_address_gone: bool | None = None,
     ) -> RecipientResult:
         """Return the result of a refused recipient, logging it.
 
         ``exception`` is the error behind the failure, if any; it is kept on
         the result and becomes the ``__cause__`` of the error ``finish()``
-        raises.
+        raises. ``is_address_gone`` defaults to whether ``code`` is one of
+        the backend's ``gone_error_codes``.
         """
+        if is_address_gone is None:
+            is_address_gone = str(code) in self.gone_error_codes
         logger.warning(
             "%s refused %s: [%s] %s%s",
             self.provider_name,
@@ -348,6 +362,7 @@ class HttpBackend(BaseTransportBackend):
             retry_after=retry_after,
             http_status=http_status,
             exception=exception,
+            is_address_gone=is_address_gone,
         )
 
     # Sending ---------------------------------------------------------------

@@ -27,6 +27,10 @@ class RecipientResult:
     #: The exception behind a failure, if one was raised (a timeout, a
     #: connection error, a bug in a hook); ``error_message`` describes it.
     exception: BaseException | None = field(default=None, repr=False, compare=False)
+    #: True when the provider says the address can never be reached
+    #: (invalid number, unsubscribed, a Slack webhook that is gone): the
+    #: channel deactivates and suppresses it.
+    is_address_gone: bool = False
 
     @property
     def is_success(self) -> bool:

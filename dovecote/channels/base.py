@@ -9,13 +9,25 @@ development sink), named by ``EMAIL_BACKEND``, ``SMS_BACKEND``,
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.utils import timezone
+
+from dovecote.models import Address, DeliveryEvent, Suppression
+from dovecote.transport import FailureKind
+
 if TYPE_CHECKING:
     from dovecote.models import Delivery
+
+logger = logging.getLogger("dovecote.delivery")
+
+#: The DeliveryEvent status of an attempt that failed on one backend and
+#: went on to the next.
+FAILED_OVER = "failed_over"
 
 
 @dataclass
@@ -47,11 +59,55 @@ class Outcome:
     is_provider_error: bool = False
     #: The exception behind a failure, if one was raised; ``error`` describes it.
     exception: BaseException | None = field(default=None, repr=False, compare=False)
+    #: True when the provider says the address can never be reached
+    #: (SMTP 5.1.1, an invalid or opted-out number, a removed webhook):
+    #: :meth:`Channel.send` deactivates and suppresses it.
+    is_address_gone: bool = False
+    #: True when the provider refuses the address itself (its suppression
+    #: list: an earlier bounce, a complaint, an unsubscribe): the address
+    #: is suppressed here too, but its Address stays active.
+    is_address_suppressed: bool = False
+    #: What the provider said on success, for the "sent" event's detail
+    #: (the ESP's status, dovecote's own Message-ID).
+    detail: str = ""
 
     @property
     def is_sent(self) -> bool:
         """Return True if the transport accepted the message."""
         return self.status == "sent"
+
+    @classmethod
+    def failure(
+        cls,
+        delivery_id: int,
+        kind: FailureKind,
+        error: str,
+        *,
+        error_code: str = "",
+        backend: str = "",
+        retry_after: float | None = None,
+        is_address_gone: bool = False,
+        is_address_suppressed: bool = False,
+        provider_message_id: str = "",
+    ) -> Outcome:
+        """Return a failed Outcome whose flags follow :class:`FailureKind`.
+
+        The one place where the error table of :mod:`dovecote.transport`
+        becomes retry (transient) and failover (transient or provider-side).
+        """
+        return cls(
+            delivery_id,
+            "failed",
+            is_transient=kind.is_transient,
+            is_provider_error=kind.may_fail_over,
+            retry_after=retry_after if kind.is_transient else None,
+            backend=backend,
+            error=error,
+            error_code=error_code,
+            is_address_gone=is_address_gone,
+            is_address_suppressed=is_address_suppressed,
+            provider_message_id=provider_message_id,
+        )
 
 
 class Channel:
@@ -168,13 +224,17 @@ class Channel:
         """Send a batch of claimed deliveries; return one Outcome each.
 
         Try each backend in turn: deliveries that failed with a transient
-        or provider-side error go to the next one. Subclasses implement
-        :meth:`send_batch`, or override this method entirely. It must not
-        raise for a single delivery's failure: that failure is its Outcome.
+        or provider-side error go to the next one, and the failed attempt is
+        recorded as a ``failed_over`` DeliveryEvent with its reason. An
+        address the provider says is gone for good is deactivated (any
+        provider). Subclasses implement :meth:`send_batch`, or override this
+        method entirely. It must not raise for a single delivery's failure:
+        that failure is its Outcome.
         """
         backends = self.backend_paths()
         pending = list(deliveries)
         final: dict[int, Outcome] = {}
+        failovers: list[DeliveryEvent] = []
         for index, backend in enumerate(backends):
             is_last = index == len(backends) - 1
             try:
@@ -205,12 +265,49 @@ class Channel:
                 outcome.backend = outcome.backend or backend
                 final[delivery.pk] = outcome
                 may_fail_over = outcome.is_transient or outcome.is_provider_error
-                if not outcome.is_sent and may_fail_over and not is_last:
+                if (
+                    not outcome.is_sent
+                    and may_fail_over
+                    and not outcome.is_address_gone
+                    and not outcome.is_address_suppressed
+                    and not is_last
+                ):
                     retry.append(delivery)
+                    failovers.append(
+                        _failover_event(delivery, outcome, backends[index + 1])
+                    )
             pending = retry
             if not pending:
                 break
+        if failovers:
+            DeliveryEvent.objects.bulk_create(failovers)
+        self.retire_gone_addresses(deliveries, final)
         return [final[delivery.pk] for delivery in deliveries]
+
+    def retire_gone_addresses(
+        self, deliveries: Sequence[Delivery], outcomes: dict[int, Outcome]
+    ) -> None:
+        """Deactivate and suppress the addresses a provider said are gone.
+
+        Subclasses may override this (to keep addresses they manage
+        elsewhere); the reason names the backend and its error, never
+        the address.
+        """
+        for delivery in deliveries:
+            outcome = outcomes.get(delivery.pk)
+            if outcome is None or outcome.is_sent or not delivery.address:
+                continue
+            if not (outcome.is_address_gone or outcome.is_address_suppressed):
+                continue
+            reason = outcome.error or "address refused"
+            if outcome.error_code:
+                reason = f"[{outcome.error_code}] {reason}"
+            reason = f"{_short(outcome.backend)}: {reason} [delivery #{delivery.pk}]"
+            protocol = delivery.protocol or self.protocol
+            if outcome.is_address_gone:
+                Address.objects.deactivate(protocol, delivery.address, reason=reason)
+            else:
+                Suppression.objects.suppress(protocol, delivery.address, reason=reason)
 
     def send_batch(self, deliveries: Sequence[Delivery], backend: str) -> list[Outcome]:
         """Send deliveries through one backend (a dotted path); return Outcomes.
@@ -221,3 +318,31 @@ class Channel:
         raise NotImplementedError(
             "subclasses of Channel must implement send_batch() or send()"
         )
+
+
+def _short(backend: str) -> str:
+    # "dovecote.sms.backends.twilio.SmsBackend" -> "twilio"
+    parts = backend.split(".")
+    return parts[-2] if len(parts) >= 2 else backend or "backend"
+
+
+def _failover_event(
+    delivery: Delivery, outcome: Outcome, next_backend: str
+) -> DeliveryEvent:
+    reason = outcome.error or "failed"
+    if outcome.error_code:
+        reason = f"[{outcome.error_code}] {reason}"
+    logger.warning(
+        "Delivery %s failed on %s, trying %s: %s",
+        delivery.pk,
+        outcome.backend,
+        next_backend,
+        reason,
+    )
+    return DeliveryEvent(
+        delivery=delivery,
+        status=FAILED_OVER,
+        source="worker",
+        detail=f"failed on {outcome.backend} ({reason}); trying {next_backend}",
+        created_at=timezone.now(),
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Sequence
 from email.utils import make_msgid
 from typing import TYPE_CHECKING, Any
@@ -16,9 +15,16 @@ from django.core.validators import validate_email
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.exceptions import InvalidAddress
 from dovecote.notifications.rendering import collapse_line
+from dovecote.transport import FailureKind, classify_exception
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
+
+
+#: anymail's per-recipient statuses for a recipient the ESP did not take.
+ANYMAIL_REFUSED = frozenset({"rejected", "invalid", "failed"})
+#: The longest anymail ``metadata`` value dovecote sends (Postmark: 80).
+METADATA_LENGTH = 80
 
 
 class EmailChannel(Channel):
@@ -86,7 +92,102 @@ class EmailChannel(Channel):
         )
         if delivery.html:
             message.attach_alternative(delivery.html, "text/html")
+        # anymail sends these to the ESP, whose events echo them back, so an
+        # event finds its delivery even before the ESP's id is stored.
+        # Other backends ignore them. Postmark: names of at most 20 chars,
+        # one tag.
+        message.metadata = {  # type: ignore[attr-defined]
+            "dovecote_delivery": str(delivery.pk),
+            "dovecote_type": delivery.notification[:METADATA_LENGTH],
+        }
+        message.tags = [delivery.notification]  # type: ignore[attr-defined]
         return message
+
+    def sent_outcome(
+        self, delivery: Delivery, message: EmailMultiAlternatives, sent: int
+    ) -> Outcome:
+        """Return the Outcome of a message the backend returned from.
+
+        With anymail, ``message.anymail_status`` has the ESP's id and status
+        for the recipient: the id becomes ``provider_message_id`` (so the
+        ESP's events find the delivery); ``queued`` and ``sent`` are both
+        "accepted" (``sent``), never "delivered"; ``rejected`` (the ESP's
+        suppression list) and ``invalid`` fail with the ESP's word and
+        suppress or retire the address. Without anymail, dovecote's own
+        Message-ID is the id. Subclasses may override this.
+        """
+        own_id = str(message.extra_headers["Message-ID"])
+        status = getattr(message, "anymail_status", None)
+        if status is None:
+            if not sent:
+                return Outcome(
+                    delivery.pk, "failed", error="The email backend sent nothing."
+                )
+            return Outcome(delivery.pk, "sent", provider_message_id=own_id)
+        esp = str(getattr(status, "esp_name", None) or "ESP")
+        recipient = _recipient_status(status, delivery.address)
+        esp_status = str(getattr(recipient, "status", None) or "")
+        if not esp_status:
+            statuses = getattr(status, "status", None) or set()
+            esp_status = ",".join(sorted(str(s) for s in statuses)) or "unknown"
+        esp_id = str(
+            getattr(recipient, "message_id", None)
+            or getattr(status, "message_id", None)
+            or ""
+        )
+        if esp_status in ANYMAIL_REFUSED or not sent:
+            return self.refused_outcome(delivery, esp, esp_status or "not sent")
+        return Outcome(
+            delivery.pk,
+            "sent",
+            provider_message_id=esp_id[:200] or own_id,
+            detail=f"{esp}: {esp_status}; Message-ID {own_id}",
+        )
+
+    def refused_outcome(self, delivery: Delivery, esp: str, esp_status: str) -> Outcome:
+        """Return the Outcome of a recipient the ESP refused before sending.
+
+        ``rejected``: the ESP's own suppression list holds the address (an
+        earlier hard bounce, a complaint, an unsubscribe), so it is
+        suppressed here too. ``invalid``: the address can never work.
+        """
+        return Outcome.failure(
+            delivery.pk,
+            FailureKind.PERMANENT,
+            f"{esp} {esp_status} the recipient",
+            error_code=esp_status,
+            is_address_gone=esp_status == "invalid",
+            is_address_suppressed=esp_status == "rejected",
+        )
+
+    def failure_outcome(
+        self, delivery: Delivery, message: EmailMultiAlternatives, exc: Exception
+    ) -> Outcome:
+        """Return the Outcome of a send that raised, by the one error table.
+
+        SMTP 4xx and HTTP 408/429/5xx retry; SMTP 530/535 and HTTP 401/403
+        fail over; other SMTP 5xx and HTTP 4xx fail at once. An SMTP 5.1.x
+        "no such user" retires the address; anymail's
+        ``AnymailRecipientsRefused`` is read per recipient. Subclasses may
+        override this.
+        """
+        failure = classify_exception(exc)
+        status = getattr(message, "anymail_status", None)
+        recipient = _recipient_status(status, delivery.address) if status else None
+        esp_status = str(getattr(recipient, "status", None) or "")
+        if failure.code == "recipients_refused" and esp_status in ANYMAIL_REFUSED:
+            outcome = self.refused_outcome(
+                delivery, str(getattr(status, "esp_name", None) or "ESP"), esp_status
+            )
+            outcome.error = f"{outcome.error}: {_error_text(exc)}"
+            return outcome
+        return Outcome.failure(
+            delivery.pk,
+            failure.kind,
+            _error_text(exc),
+            error_code=failure.code,
+            is_address_gone=failure.address_gone,
+        )
 
     def send_batch(
         self, deliveries: Sequence[Delivery], transport: str
@@ -103,63 +204,30 @@ class EmailChannel(Channel):
                         connection.open()
                         is_open = True
                     sent = connection.send_messages([message])
-                except smtplib.SMTPRecipientsRefused as exc:
-                    code = next(iter(exc.recipients.values()), (550, b""))[0]
-                    outcomes.append(_failure(delivery, exc, code=code))
-                    continue
-                except smtplib.SMTPResponseException as exc:
-                    outcomes.append(_failure(delivery, exc, code=exc.smtp_code))
-                    continue
-                # SMTPException subclasses OSError: keep this after the above.
-                except OSError as exc:
-                    # The connection is gone; reopen it for the next message.
-                    connection.close()
-                    is_open = False
-                    outcomes.append(_failure(delivery, exc, transient=True))
-                    continue
                 except Exception as exc:
-                    outcomes.append(_failure(delivery, exc, transient=False))
+                    outcome = self.failure_outcome(delivery, message, exc)
+                    if outcome.error_code == "connection_error":
+                        # The connection is gone; reopen it for the next message.
+                        connection.close()
+                        is_open = False
+                    outcomes.append(outcome)
                     continue
-                if sent:
-                    outcomes.append(
-                        Outcome(
-                            delivery.pk,
-                            "sent",
-                            backend=transport,
-                            provider_message_id=message.extra_headers["Message-ID"],
-                        )
-                    )
-                else:
-                    outcomes.append(
-                        Outcome(
-                            delivery.pk,
-                            "failed",
-                            backend=transport,
-                            error="The email backend sent nothing.",
-                        )
-                    )
+                outcomes.append(self.sent_outcome(delivery, message, sent))
         for outcome in outcomes:
             outcome.backend = transport
         return outcomes
 
 
-def _failure(
-    delivery: Delivery,
-    exc: Exception,
-    *,
-    code: int | None = None,
-    transient: bool | None = None,
-) -> Outcome:
-    if transient is None:
-        # SMTP 4xx: try again later; 5xx: permanent (RFC 5321 section 4.2.1).
-        transient = code is not None and 400 <= code < 500
-    return Outcome(
-        delivery.pk,
-        "failed",
-        is_transient=transient,
-        # An unreachable server or 421 may work on another transport.
-        is_provider_error=transient,
-        error=f"{type(exc).__name__}: {exc}",
-        error_code=str(code) if code is not None else "",
-        exception=exc,
-    )
+def _recipient_status(status: Any, address: str) -> Any:
+    """Return anymail's status for ``address`` (any case), or None."""
+    recipients = getattr(status, "recipients", None) or {}
+    wanted = address.lower()
+    for recipient, recipient_status in recipients.items():
+        if str(recipient).lower() == wanted:
+            return recipient_status
+    return None
+
+
+def _error_text(exc: Exception) -> str:
+    # anymail's errors append the ESP's whole answer on later lines.
+    return f"{type(exc).__name__}: {exc}".strip()[:2000]

@@ -125,16 +125,9 @@ class SlackWebhookChannel(Channel):
             )
             for delivery in deliveries
         ]
-        outcomes = send_per_delivery(connection, deliveries, messages, transport)
-        from dovecote.webhooks.slack import handle_slack_error
-
-        for delivery, message in zip(deliveries, messages, strict=True):
-            for result in message.results:
-                # A webhook Slack says is gone for good (archived channel,
-                # revoked app) is not used again until re-verified.
-                if result.status == "failed" and not result.is_transient:
-                    handle_slack_error(delivery.address, result.error_code)
-        return outcomes
+        # A webhook Slack says is gone for good (archived channel, revoked
+        # app) comes back as is_address_gone: Channel.send() deactivates it.
+        return send_per_delivery(connection, deliveries, messages, transport)
 
 
 def _shape_error(path: str, notification: Any, problem: str) -> RenderError:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.conf import setting
 from dovecote.results import RecipientResult
+from dovecote.transport import FailureKind, classify_http_status
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -102,18 +103,31 @@ def outcome_from_results(
             error=result.error_message or "invalid address",
             error_code=result.error_code or "invalid_address",
         )
-    status = result.http_status
-    # Credentials, account or outage: another provider may do better.
-    is_provider_error = result.is_transient or status in (401, 402, 403)
-    return Outcome(
+    kind = classify_result(result)
+    return Outcome.failure(
         delivery_id,
-        "failed",
-        is_transient=result.is_transient,
-        retry_after=result.retry_after,
-        is_provider_error=is_provider_error,
-        backend=backend,
-        error=result.error_message or "failed",
+        kind,
+        result.error_message or "failed",
         error_code=result.error_code,
+        backend=backend,
+        retry_after=result.retry_after,
+        is_address_gone=result.is_address_gone,
         provider_message_id=result.message_id,
         exception=result.exception,
     )
+
+
+def classify_result(result: RecipientResult) -> FailureKind:
+    """Return what a failed recipient result means, by the one error table.
+
+    A backend's own ``is_transient`` wins (it knows timeouts and dropped
+    connections); otherwise the HTTP status decides (401/403: provider-side).
+    """
+    if result.is_transient:
+        return FailureKind.TRANSIENT
+    if result.http_status is not None:
+        kind = classify_http_status(result.http_status)
+        # A non-transient result with a 5xx status was judged permanent by
+        # the backend (a 2xx body saying "failed", say): keep it so.
+        return FailureKind.PERMANENT if kind.is_transient else kind
+    return FailureKind.PERMANENT

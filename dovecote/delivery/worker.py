@@ -194,7 +194,7 @@ def record_outcomes(
                 delivery=delivery,
                 status=delivery.status,
                 source="worker",
-                detail=delivery.last_error,
+                detail=delivery.last_error or outcome.detail,
                 created_at=now,
             )
         )

@@ -623,12 +623,13 @@ def _apply_suppressions(
     wanted = [p for p in planned if p.entry.status == "queued" and p.entry.address]
     if not wanted:
         return
-    rows = model.objects.filter(
-        protocol__in={p.protocol for p in wanted},
-        address__in={p.entry.address for p in wanted},
-        notification__in=["", cls.name],
-    ).values_list("protocol", "address", "channel")
-    blocked = set(rows)
+    blocked = set(
+        model.objects.blocking(
+            cls.name,
+            protocols={p.protocol for p in wanted},
+            addresses={p.entry.address for p in wanted},
+        ).values_list("protocol", "address", "channel")
+    )
     if not blocked:
         return
     for item in wanted:

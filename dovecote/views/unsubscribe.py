@@ -73,12 +73,12 @@ def apply_unsubscribe(target: UnsubscribeTarget) -> bool:
                 defaults={"enabled": False},
             )
         else:
-            Suppression.objects.get_or_create(
-                protocol=target.protocol,
-                address=target.address,
+            Suppression.objects.suppress(
+                target.protocol,
+                target.address,
                 notification=target.notification,
                 channel=target.channel,
-                defaults={"reason": "unsubscribed (one-click link)"},
+                reason="unsubscribed (one-click link)",
             )
     logger.info(
         "Unsubscribed %s from %s on %s",

@@ -1,108 +1,58 @@
-"""Shared machinery of provider webhooks: verify, refuse replays, record.
+"""Shared machinery of provider webhooks: HTTP only (parse, verify, hand over).
 
 A provider module subclasses :class:`WebhookHandler`, implements
 :meth:`~WebhookHandler.verify` and one or both of
 :meth:`~WebhookHandler.parse_status` and :meth:`~WebhookHandler.parse_inbound`,
-and exposes views made by :func:`webhook_view`. Everything else (replay
-refusal, the Delivery update, the DeliveryEvent, the signal, address
-deactivation) lives here so each provider stays small.
+and exposes views made by :func:`webhook_view`. What a report does (the
+Delivery update, the DeliveryEvent, the signal, suppression, replay
+refusal) is :mod:`dovecote.delivery.tracking`'s job.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from dovecote.conf import setting
-from dovecote.exceptions import WebhookValidationError
-from dovecote.models import (
-    Address,
-    Delivery,
-    DeliveryEvent,
-    DeliveryStatus,
-    Suppression,
-    WebhookReceipt,
+from dovecote.delivery.tracking import (
+    STOP_KEYWORDS,
+    StatusReport,
+    TrackingStatus,
+    apply_reports,
+    claim_keys,
+    report_inbound,
 )
-from dovecote.signals import delivery_status_changed
+from dovecote.exceptions import WebhookValidationError
 
 logger = logging.getLogger("dovecote.webhooks")
 
+# RemovedInDovecote2: the vocabulary moved to dovecote.tracking.
+EventStatus = TrackingStatus
 
-class EventStatus:
-    """The one vocabulary every provider's report is normalised to."""
-
-    #: Accepted by the provider, not yet handed on.
-    QUEUED = "queued"
-    #: Handed to the carrier or the recipient's server.
-    SENT = "sent"
-    #: Reached the recipient.
-    DELIVERED = "delivered"
-    #: The carrier could not deliver it (expired, unreachable).
-    UNDELIVERED = "undelivered"
-    #: The provider refused or failed it.
-    FAILED = "failed"
-    #: The email bounced.
-    BOUNCED = "bounced"
-    #: The recipient marked it as spam.
-    COMPLAINT = "complaint"
-    #: The recipient opted out (STOP, list-unsubscribe).
-    UNSUBSCRIBED = "unsubscribed"
-
-
-#: How a normalised status changes ``Delivery.status`` (absent: unchanged).
-DELIVERY_STATUS = {
-    EventStatus.QUEUED: DeliveryStatus.SENT,
-    EventStatus.SENT: DeliveryStatus.SENT,
-    EventStatus.DELIVERED: DeliveryStatus.DELIVERED,
-    EventStatus.UNDELIVERED: DeliveryStatus.UNDELIVERED,
-    EventStatus.FAILED: DeliveryStatus.FAILED,
-    EventStatus.BOUNCED: DeliveryStatus.BOUNCED,
-}
-
-# A late "sent" must not undo "delivered": only move forward.
-_RANK = {
-    DeliveryStatus.QUEUED: 0,
-    DeliveryStatus.SENDING: 1,
-    DeliveryStatus.SENT: 2,
-    DeliveryStatus.DELIVERED: 3,
-    DeliveryStatus.UNDELIVERED: 3,
-    DeliveryStatus.BOUNCED: 3,
-    DeliveryStatus.FAILED: 3,
-    DeliveryStatus.SKIPPED: 3,
-}
-
-#: Inbound replies that opt a number out (carriers' and Twilio's keywords).
-STOP_KEYWORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-)
-
-
-@dataclass
-class StatusReport:
-    """One provider status report, normalised."""
-
-    provider_message_id: str
-    #: One of :class:`EventStatus`.
-    status: str
-    #: The provider's own word, kept in the DeliveryEvent's detail.
-    raw_status: str
-    #: Identifies this report among all of the provider's: replay key.
-    key: str
-    error_code: str = ""
-    detail: str = ""
-    #: The recipient can never be reached here: deactivate the address.
-    is_permanent: bool = False
-    #: The recipient's address as the provider reports it (E.164, ...).
-    address: str = ""
+__all__ = [
+    "STOP_KEYWORDS",
+    "EventStatus",
+    "InboundMessage",
+    "StatusReport",
+    "WebhookHandler",
+    "check_fresh",
+    "e164",
+    "first",
+    "request_params",
+    "request_url",
+    "signatures_match",
+    "webhook_view",
+]
 
 
 @dataclass
@@ -112,11 +62,6 @@ class InboundMessage:
     sender: str
     body: str
     key: str
-
-    @property
-    def is_stop(self) -> bool:
-        """Return True if the message is an opt-out keyword."""
-        return self.body.strip().upper() in STOP_KEYWORDS
 
 
 class WebhookHandler:
@@ -155,170 +100,53 @@ class WebhookHandler:
 def webhook_view(
     handler: WebhookHandler, kind: Literal["status", "inbound"]
 ) -> Callable[[HttpRequest], HttpResponse]:
-    """Return a CSRF-exempt view that verifies and records one kind of callback."""
+    """Return a CSRF-exempt view that verifies a callback and hands it over.
+
+    A replayed callback (one seen before) is answered like a new one, so
+    the provider stops retrying, and changes nothing.
+    """
 
     @csrf_exempt  # Providers cannot send a CSRF token; the signature replaces it.
     def view(request: HttpRequest) -> HttpResponse:
         if request.method not in ("GET", "POST"):
             return HttpResponse(status=405, headers={"Allow": "GET, POST"})
-        changes: list[tuple[Delivery, DeliveryEvent]] = []
         try:
             handler.verify(request)
-            with transaction.atomic():
-                if kind == "status":
-                    reports = handler.parse_status(request)
-                    if not _claim_keys(handler.provider, [r.key for r in reports]):
-                        return _refuse_replay(handler.provider)
-                    for report in reports:
-                        change = apply_status_report(handler, report)
-                        if change is not None:
-                            changes.append(change)
-                else:
-                    inbound = handler.parse_inbound(request)
-                    if not _claim_keys(handler.provider, [m.key for m in inbound]):
-                        return _refuse_replay(handler.provider)
-                    for message in inbound:
-                        apply_inbound_message(handler, message)
+            if kind == "status":
+                reports = handler.parse_status(request)
+                if not reports:
+                    raise WebhookValidationError("The callback carries no event.")
+                for item in reports:
+                    item.provider = handler.provider
+                    item.protocol = item.protocol or handler.protocol
+                applied = apply_reports(handler.provider, reports)
+                applied.send_signals()
+            else:
+                inbound = handler.parse_inbound(request)
+                if not inbound:
+                    raise WebhookValidationError("The callback carries no event.")
+                with transaction.atomic():
+                    if claim_keys(handler.provider, [m.key for m in inbound]):
+                        for message in inbound:
+                            report_inbound(
+                                handler.provider,
+                                handler.protocol,
+                                message.sender,
+                                message.body,
+                            )
+                    else:
+                        logger.warning(
+                            "Ignored a replayed %s inbound message.", handler.provider
+                        )
         except WebhookValidationError as exc:
             # Never log the signature or the secret: only what was wrong.
             logger.warning("Refused %s %s webhook: %s", handler.provider, kind, exc)
             return JsonResponse({"error": str(exc.message)}, status=403)
-        for delivery, event in changes:
-            delivery_status_changed.send(
-                sender=Delivery,
-                delivery=delivery,
-                event=event,
-                provider=handler.provider,
-            )
         return handler.acknowledge(request, kind)
 
     view.__name__ = f"{handler.provider}_{kind}"
     view.__doc__ = f"Receive {handler.provider} {kind} callbacks."
     return view
-
-
-def _claim_keys(provider: str, keys: Iterable[str]) -> bool:
-    """Record ``keys`` as seen; return False (recording none) if any was."""
-    keys = list(keys)
-    if not keys:
-        raise WebhookValidationError("The callback carries no event.")
-    try:
-        with transaction.atomic():
-            for key in keys:
-                WebhookReceipt.objects.create(provider=provider, key=key[:255])
-    except IntegrityError:
-        return False
-    return True
-
-
-def _refuse_replay(provider: str) -> HttpResponse:
-    logger.warning("Refused a replayed %s webhook.", provider)
-    return JsonResponse({"error": "already processed"}, status=409)
-
-
-def apply_status_report(
-    handler: WebhookHandler, report: StatusReport
-) -> tuple[Delivery, DeliveryEvent] | None:
-    """Update the Delivery a report names and record the event.
-
-    Return the Delivery and its new event, or None if no Delivery has the
-    report's message id. The caller sends ``delivery_status_changed`` once
-    the transaction is over.
-    """
-    source = f"webhook:{handler.provider}"
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update()
-            .filter(provider_message_id=report.provider_message_id)
-            .order_by("-created_at")
-            .first()
-        )
-        if delivery is None:
-            logger.info(
-                "%s reported %s for an unknown message.",
-                handler.provider,
-                report.status,
-            )
-            return None
-        now = timezone.now()
-        new_status = DELIVERY_STATUS.get(report.status)
-        changed: list[str] = []
-        if new_status and _RANK[new_status] >= _RANK[DeliveryStatus(delivery.status)]:
-            if delivery.status != new_status:
-                delivery.status = new_status
-                changed.append("status")
-            if new_status == DeliveryStatus.DELIVERED and not delivery.delivered_at:
-                delivery.delivered_at = now
-                changed.append("delivered_at")
-            elif _RANK[new_status] == 3 and new_status != DeliveryStatus.DELIVERED:
-                delivery.failed_at = now
-                changed.append("failed_at")
-            if not delivery.sent_at:
-                delivery.sent_at = now
-                changed.append("sent_at")
-        if report.error_code and report.error_code != delivery.error_code:
-            delivery.error_code = report.error_code[:100]
-            changed.append("error_code")
-        if changed:
-            delivery.save(update_fields=[*changed, "updated_at"])
-        detail = report.raw_status
-        if report.error_code:
-            detail += f" (error {report.error_code})"
-        if report.detail:
-            detail += f": {report.detail}"
-        event = DeliveryEvent.objects.create(
-            delivery=delivery, status=report.status, source=source, detail=detail
-        )
-        address = delivery.address or report.address
-        protocol = delivery.protocol or handler.protocol
-        reason = f"{handler.provider}: {detail}"
-        if address and report.status in (
-            EventStatus.UNSUBSCRIBED,
-            EventStatus.COMPLAINT,
-        ):
-            suppress_address(protocol, address, reason=reason)
-        elif address and report.is_permanent:
-            deactivate_address(protocol, address, reason=reason)
-    return delivery, event
-
-
-def apply_inbound_message(handler: WebhookHandler, message: InboundMessage) -> bool:
-    """Act on an inbound message; return True if it opted the sender out."""
-    if not message.is_stop:
-        return False
-    deactivate_address(
-        handler.protocol,
-        message.sender,
-        reason=f"{handler.provider}: replied {message.body.strip().upper()}",
-    )
-    return True
-
-
-def deactivate_address(protocol: str, address: str, *, reason: str) -> int:
-    """Mark every matching Address inactive and suppress the address.
-
-    Return the number of Address rows deactivated (on-demand recipients
-    have none, but are still suppressed).
-    """
-    reason = reason[:200]
-    with transaction.atomic():
-        count = Address.objects.filter(
-            protocol=protocol, address=address, active=True
-        ).update(active=False, deactivated_reason=reason, updated_at=timezone.now())
-        suppress_address(protocol, address, reason=reason)
-    logger.info("Deactivated a %s address: %s", protocol, reason)
-    return count
-
-
-def suppress_address(protocol: str, address: str, *, reason: str) -> None:
-    """Stop every notification on every channel to ``address``."""
-    Suppression.objects.get_or_create(
-        protocol=protocol,
-        address=address,
-        notification="",
-        channel="",
-        defaults={"reason": reason[:200]},
-    )
 
 
 # Helpers for provider modules.
@@ -332,8 +160,6 @@ def request_url(request: HttpRequest) -> str:
     """
     base = setting("DOVECOTE_BASE_URL")
     if base:
-        from urllib.parse import urlsplit
-
         parts = urlsplit(str(base))
         return f"{parts.scheme}://{parts.netloc}{request.get_full_path()}"
     return request.build_absolute_uri()
@@ -345,8 +171,6 @@ def request_params(request: HttpRequest) -> dict[str, list[str]]:
     if request.method == "POST":
         content_type = request.content_type or ""
         if content_type == "application/json":
-            import json
-
             try:
                 data = json.loads(request.body or b"{}")
             except ValueError as exc:

@@ -21,10 +21,9 @@ from typing import Any
 from django.http import HttpRequest
 
 from dovecote.conf import required_setting, setting
+from dovecote.delivery.tracking import StatusReport, TrackingStatus
 from dovecote.exceptions import WebhookValidationError
 from dovecote.webhooks.base import (
-    EventStatus,
-    StatusReport,
     WebhookHandler,
     e164,
     first,
@@ -36,12 +35,12 @@ from dovecote.webhooks.base import (
 
 #: MessageBird's ``status`` values, normalised.
 STATUS_MAP = {
-    "scheduled": EventStatus.QUEUED,
-    "sent": EventStatus.SENT,
-    "buffered": EventStatus.SENT,
-    "delivered": EventStatus.DELIVERED,
-    "expired": EventStatus.UNDELIVERED,
-    "delivery_failed": EventStatus.FAILED,
+    "scheduled": TrackingStatus.QUEUED,
+    "sent": TrackingStatus.SENT,
+    "buffered": TrackingStatus.SENT,
+    "delivered": TrackingStatus.DELIVERED,
+    "expired": TrackingStatus.UNDELIVERED,
+    "delivery_failed": TrackingStatus.FAILED,
 }
 
 #: ``statusReason`` values after which the number can never be reached.
@@ -145,13 +144,14 @@ class MessageBirdWebhooks(WebhookHandler):
         at = first(params, "statusDatetime")
         return [
             StatusReport(
-                provider_message_id=message_id,
+                provider=self.provider,
+                message_id=message_id,
                 status=STATUS_MAP[raw],
                 raw_status=raw,
                 key=f"status:{message_id}:{first(params, 'recipient')}:{raw}:{at}",
                 error_code=code,
                 detail=reason if reason != raw else "",
-                is_permanent=reason.lower() in PERMANENT_REASONS,
+                address_gone=reason.lower() in PERMANENT_REASONS,
                 address=e164(first(params, "recipient")),
             )
         ]

@@ -3,37 +3,30 @@
 Slack has no status callbacks; a webhook that is gone answers the next post
 with an HTTP error and a plain-text code
 (https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks).
-Call :func:`handle_slack_error` with that code, as the Slack channel does
-when a post fails, and the address stops being used.
+The Slack transport marks such a result ``is_address_gone`` and the channel
+deactivates the address, as for any provider; :func:`handle_slack_error`
+does the same for a code obtained elsewhere.
 """
 
 from __future__ import annotations
 
 import logging
 
+from dovecote.chat.backends.slack import PERMANENT_ERRORS
 from dovecote.chat.validation import redact_webhook_url
-from dovecote.webhooks.base import deactivate_address
+from dovecote.models import Address
 
 logger = logging.getLogger("dovecote.webhooks")
 
 #: The address protocol of Slack incoming webhooks.
 PROTOCOL = "slack-webhook"
 
-#: Error codes meaning the webhook will never work again.
-PERMANENT_ERRORS = frozenset(
-    {
-        "action_prohibited",
-        "channel_is_archived",
-        "channel_not_found",
-        "invalid_token",
-        "no_active_hooks",
-        "no_service",
-        "no_service_id",
-        "no_team",
-        "team_disabled",
-        "user_not_found",
-    }
-)
+__all__ = [
+    "PERMANENT_ERRORS",
+    "PROTOCOL",
+    "handle_slack_error",
+    "is_permanent_slack_error",
+]
 
 
 def is_permanent_slack_error(code: str) -> bool:
@@ -49,7 +42,7 @@ def handle_slack_error(webhook_url: str, code: str) -> bool:
     code = code.strip().lower()
     if code not in PERMANENT_ERRORS:
         return False
-    deactivate_address(PROTOCOL, webhook_url, reason=f"slack: {code}")
+    Address.objects.deactivate(PROTOCOL, webhook_url, reason=f"slack: {code}")
     logger.info(
         "Deactivated Slack webhook %s: %s", redact_webhook_url(webhook_url), code
     )

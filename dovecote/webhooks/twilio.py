@@ -17,11 +17,11 @@ import hmac
 from django.http import HttpRequest, HttpResponse
 
 from dovecote.conf import required_setting
+from dovecote.delivery.tracking import StatusReport, TrackingStatus
 from dovecote.exceptions import WebhookValidationError
+from dovecote.sms.backends.twilio import PERMANENT_ERRORS, UNSUBSCRIBED_ERRORS
 from dovecote.webhooks.base import (
-    EventStatus,
     InboundMessage,
-    StatusReport,
     WebhookHandler,
     first,
     request_params,
@@ -32,24 +32,17 @@ from dovecote.webhooks.base import (
 
 #: Twilio's ``MessageStatus`` values, normalised.
 STATUS_MAP = {
-    "accepted": EventStatus.QUEUED,
-    "scheduled": EventStatus.QUEUED,
-    "queued": EventStatus.QUEUED,
-    "sending": EventStatus.SENT,
-    "sent": EventStatus.SENT,
-    "delivered": EventStatus.DELIVERED,
-    "read": EventStatus.DELIVERED,
-    "undelivered": EventStatus.UNDELIVERED,
-    "failed": EventStatus.FAILED,
-    "canceled": EventStatus.FAILED,
+    "accepted": TrackingStatus.QUEUED,
+    "scheduled": TrackingStatus.QUEUED,
+    "queued": TrackingStatus.QUEUED,
+    "sending": TrackingStatus.SENT,
+    "sent": TrackingStatus.SENT,
+    "delivered": TrackingStatus.DELIVERED,
+    "read": TrackingStatus.DELIVERED,
+    "undelivered": TrackingStatus.UNDELIVERED,
+    "failed": TrackingStatus.FAILED,
+    "canceled": TrackingStatus.FAILED,
 }
-
-#: Error codes after which the number can never be reached
-#: (https://www.twilio.com/docs/api/errors): invalid number, not a mobile,
-#: unknown handset, landline or unreachable carrier.
-PERMANENT_ERRORS = frozenset({"21211", "21614", "30005", "30006"})
-#: The recipient replied STOP earlier (Twilio refuses to send).
-UNSUBSCRIBED_ERRORS = frozenset({"21610"})
 
 
 def compute_signature(auth_token: str, url: str, params: dict[str, list[str]]) -> str:
@@ -88,15 +81,18 @@ class TwilioWebhooks(WebhookHandler):
         code = first(params, "ErrorCode")
         status = STATUS_MAP[raw]
         if code in UNSUBSCRIBED_ERRORS:
-            status = EventStatus.UNSUBSCRIBED
+            status = TrackingStatus.UNSUBSCRIBED
         return [
             StatusReport(
-                provider_message_id=sid,
+                provider=self.provider,
+                message_id=sid,
                 status=status,
                 raw_status=raw,
                 key=f"status:{sid}:{raw}",
                 error_code=code,
-                is_permanent=code in PERMANENT_ERRORS,
+                # The same codes as at send time: the number is gone for good
+                # (21610: it replied STOP, as an inbound STOP would say).
+                address_gone=code in PERMANENT_ERRORS | UNSUBSCRIBED_ERRORS,
                 address=first(params, "To"),
             )
         ]

@@ -18,11 +18,10 @@ import hmac
 from django.http import HttpRequest
 
 from dovecote.conf import required_setting, setting
+from dovecote.delivery.tracking import StatusReport, TrackingStatus
 from dovecote.exceptions import WebhookValidationError
 from dovecote.webhooks.base import (
-    EventStatus,
     InboundMessage,
-    StatusReport,
     WebhookHandler,
     check_fresh,
     e164,
@@ -34,13 +33,13 @@ from dovecote.webhooks.base import (
 
 #: Vonage DLR ``status`` values, normalised.
 STATUS_MAP = {
-    "accepted": EventStatus.SENT,
-    "buffered": EventStatus.SENT,
-    "delivered": EventStatus.DELIVERED,
-    "expired": EventStatus.UNDELIVERED,
-    "failed": EventStatus.FAILED,
-    "rejected": EventStatus.FAILED,
-    "unknown": EventStatus.SENT,
+    "accepted": TrackingStatus.SENT,
+    "buffered": TrackingStatus.SENT,
+    "delivered": TrackingStatus.DELIVERED,
+    "expired": TrackingStatus.UNDELIVERED,
+    "failed": TrackingStatus.FAILED,
+    "rejected": TrackingStatus.FAILED,
+    "unknown": TrackingStatus.SENT,
 }
 
 #: DLR ``err-code`` values after which the number can never be reached:
@@ -107,15 +106,16 @@ class VonageWebhooks(WebhookHandler):
         code = first(params, "err-code")
         status = STATUS_MAP[raw]
         if code in UNSUBSCRIBED_ERRORS:
-            status = EventStatus.UNSUBSCRIBED
+            status = TrackingStatus.UNSUBSCRIBED
         return [
             StatusReport(
-                provider_message_id=message_id,
+                provider=self.provider,
+                message_id=message_id,
                 status=status,
                 raw_status=raw,
                 key=f"status:{message_id}:{raw}:{code}",
                 error_code="" if code in ("", "0") else code,
-                is_permanent=code in PERMANENT_ERRORS,
+                address_gone=code in PERMANENT_ERRORS | UNSUBSCRIBED_ERRORS,
                 address=e164(first(params, "msisdn")),
             )
         ]

@@ -108,11 +108,12 @@ def test_bad_signatures_change_nothing(delivery, signals):
     assert signals == []
 
 
-def test_replayed_report_is_refused(delivery):
+def test_replayed_report_is_answered_and_changes_nothing(delivery):
     params = report("delivered")
     token = jwt_for(url_of(params))
     assert get(params, token).status_code == 200
-    assert get(params, jwt_for(url_of(params))).status_code == 409
+    # The provider stops retrying; nothing is recorded twice.
+    assert get(params, jwt_for(url_of(params))).status_code == 200
     assert DeliveryEvent.objects.count() == 1
 
 

@@ -100,10 +100,10 @@ def test_stale_receipt_is_refused(delivery):
     assert delivery.status == "sent"
 
 
-def test_replayed_receipt_is_refused(delivery):
+def test_replayed_receipt_is_answered_and_changes_nothing(delivery):
     params = signed(dlr("delivered"))
     assert Client().post(STATUS_URL, params).status_code == 200
-    assert Client().post(STATUS_URL, params).status_code == 409
+    assert Client().post(STATUS_URL, params).status_code == 200
     assert DeliveryEvent.objects.count() == 1
 
 

@@ -37,6 +37,22 @@ ERROR_TEXTS = {
     "rollup_error": "Slack had an internal error.",
 }
 
+#: Error codes meaning the webhook will never work again.
+PERMANENT_ERRORS = frozenset(
+    {
+        "action_prohibited",
+        "channel_is_archived",
+        "channel_not_found",
+        "invalid_token",
+        "no_active_hooks",
+        "no_service",
+        "no_service_id",
+        "no_team",
+        "team_disabled",
+        "user_not_found",
+    }
+)
+
 
 class ChatBackend(HttpBackend, BaseChatBackend):
     """Post each message's JSON payload to each incoming-webhook URL.
@@ -49,6 +65,7 @@ class ChatBackend(HttpBackend, BaseChatBackend):
     provider_name: ClassVar[str] = "Slack"
     concurrency_setting: ClassVar[str] = "CHAT_CONCURRENCY"
     timeout_setting: ClassVar[str] = "CHAT_TIMEOUT"
+    gone_error_codes: ClassVar[frozenset[str]] = PERMANENT_ERRORS
 
     def build_request(self, message: ChatMessage, recipients: list[str]) -> HttpRequest:
         """Return the JSON POST of the message's payload to one webhook."""

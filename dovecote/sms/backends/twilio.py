@@ -19,6 +19,12 @@ from dovecote.sms.message import Message
 MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 #: Message statuses Twilio answers on create; all mean "accepted".
 QUEUED_STATUSES = frozenset({"accepted", "queued", "scheduled"})
+#: Error codes after which the number can never be reached
+#: (https://www.twilio.com/docs/api/errors): invalid number, not a mobile,
+#: unknown handset, landline or unreachable carrier.
+PERMANENT_ERRORS = frozenset({"21211", "21614", "30005", "30006"})
+#: The recipient replied STOP earlier (Twilio refuses to send).
+UNSUBSCRIBED_ERRORS = frozenset({"21610"})
 
 
 class SmsBackend(HttpSmsBackend):
@@ -32,6 +38,7 @@ class SmsBackend(HttpSmsBackend):
 
     provider_name: ClassVar[str] = "Twilio"
     base_url_setting: ClassVar[str | None] = "TWILIO_BASE_URL"
+    gone_error_codes: ClassVar[frozenset[str]] = PERMANENT_ERRORS | UNSUBSCRIBED_ERRORS
 
     def __init__(
         self,
