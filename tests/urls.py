@@ -5,4 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("notifications/", include("dovecote.urls")),
+    # anymail's own webhook views, as anymail documents them.
+    path("anymail/", include("anymail.urls")),
 ]

@@ -124,7 +124,7 @@ class EmailChannel(Channel):
                     delivery.pk, "failed", error="The email backend sent nothing."
                 )
             return Outcome(delivery.pk, "sent", provider_message_id=own_id)
-        esp = str(getattr(status, "esp_name", None) or "ESP")
+        esp = _esp_name(message)
         recipient = _recipient_status(status, delivery.address)
         esp_status = str(getattr(recipient, "status", None) or "")
         if not esp_status:
@@ -176,9 +176,7 @@ class EmailChannel(Channel):
         recipient = _recipient_status(status, delivery.address) if status else None
         esp_status = str(getattr(recipient, "status", None) or "")
         if failure.code == "recipients_refused" and esp_status in ANYMAIL_REFUSED:
-            outcome = self.refused_outcome(
-                delivery, str(getattr(status, "esp_name", None) or "ESP"), esp_status
-            )
+            outcome = self.refused_outcome(delivery, _esp_name(message), esp_status)
             outcome.error = f"{outcome.error}: {_error_text(exc)}"
             return outcome
         return Outcome.failure(
@@ -226,6 +224,11 @@ def _recipient_status(status: Any, address: str) -> Any:
         if str(recipient).lower() == wanted:
             return recipient_status
     return None
+
+
+def _esp_name(message: EmailMultiAlternatives) -> str:
+    # anymail backends say which ESP they talk to ("Postmark").
+    return str(getattr(message.connection, "esp_name", None) or "ESP")
 
 
 def _error_text(exc: Exception) -> str:

@@ -12,12 +12,14 @@ from dovecote.testing.fakes.base import (
     free_port,
 )
 from dovecote.testing.fakes.messagebird import FakeMessageBird
+from dovecote.testing.fakes.postmark import FakePostmark
 from dovecote.testing.fakes.slack import FakeSlack
 from dovecote.testing.fakes.twilio import FakeTwilio
 from dovecote.testing.fakes.vonage import FakeVonage
 
 __all__ = [
     "FakeMessageBird",
+    "FakePostmark",
     "FakeProvider",
     "FakeSlack",
     "FakeTwilio",
@@ -29,5 +31,6 @@ __all__ = [
 
 #: Fakes by the name ``python -m dovecote.testing.fakes.serve`` takes.
 FAKES: dict[str, type[FakeProvider]] = {
-    cls.name: cls for cls in (FakeTwilio, FakeMessageBird, FakeVonage, FakeSlack)
+    cls.name: cls
+    for cls in (FakeTwilio, FakeMessageBird, FakeVonage, FakeSlack, FakePostmark)
 }

@@ -23,6 +23,7 @@ import pytest
 
 from dovecote.testing.fakes.base import FakeProvider
 from dovecote.testing.fakes.messagebird import FakeMessageBird
+from dovecote.testing.fakes.postmark import FakePostmark
 from dovecote.testing.fakes.slack import FakeSlack
 from dovecote.testing.fakes.twilio import FakeTwilio
 from dovecote.testing.fakes.vonage import FakeVonage
@@ -30,6 +31,8 @@ from dovecote.testing.fakes.vonage import FakeVonage
 __all__ = [
     "fake_messagebird",
     "fake_messagebird_server",
+    "fake_postmark",
+    "fake_postmark_server",
     "fake_slack",
     "fake_slack_server",
     "fake_twilio",
@@ -48,6 +51,12 @@ def fake_twilio_server() -> Iterator[FakeTwilio]:
 @pytest.fixture(scope="session")
 def fake_messagebird_server() -> Iterator[FakeMessageBird]:
     with FakeMessageBird() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_postmark_server() -> Iterator[FakePostmark]:
+    with FakePostmark() as fake:
         yield fake
 
 
@@ -83,6 +92,12 @@ def fake_twilio(fake_twilio_server: FakeTwilio) -> FakeTwilio:
 def fake_messagebird(fake_messagebird_server: FakeMessageBird) -> FakeMessageBird:
     """Return the fake MessageBird server, emptied."""
     return _fresh(fake_messagebird_server)
+
+
+@pytest.fixture
+def fake_postmark(fake_postmark_server: FakePostmark) -> FakePostmark:
+    """Return the fake Postmark server, emptied."""
+    return _fresh(fake_postmark_server)
 
 
 @pytest.fixture
