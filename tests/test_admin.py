@@ -406,3 +406,44 @@ def test_resend_of_a_text_message_goes_out_over_sms(
         resend(client, original)
     assert [m.body for m in dovecote.sms.outbox] == ["Order 1 shipped."]
     assert dovecote.sms.outbox[0].recipients == ["+31612345678"]
+
+
+def test_staff_see_why_an_address_is_suppressed_and_can_lift_it(client, superuser):
+    ada = User.objects.create_user("ada", "ada@example.com")
+    Address.objects.create(user=ada, protocol="email", address="ada@example.com")
+    Address.objects.deactivate(
+        "email",
+        "ada@example.com",
+        reason="postmark: bounced (HardBounce): smtp;550 5.1.1 [delivery #4]",
+    )
+    other = Suppression.objects.create(
+        protocol="sms", address="+31612345678", reason="twilio: replied STOP"
+    )
+    url = reverse("admin:dovecote_suppression_changelist")
+    content = client.get(url).content.decode()
+    assert "smtp;550 5.1.1" in content and "replied STOP" in content
+
+    bounced = Suppression.objects.get(address="ada@example.com")
+    response = client.post(
+        url, {"action": "lift", "_selected_action": [bounced.pk]}, follow=True
+    )
+    assert "Lifted 1 suppression; 1 address reactivated." in response.content.decode()
+    assert list(Suppression.objects.all()) == [other]
+    address = Address.objects.get(user=ada)
+    assert address.active and address.deactivated_reason == ""
+
+
+def test_lifting_needs_the_delete_permission(client):
+    clerk = User.objects.create_user("clerk", is_staff=True)
+    clerk.user_permissions.add(
+        Permission.objects.get(codename="view_suppression"),
+        Permission.objects.get(codename="change_suppression"),
+    )
+    client.force_login(clerk)
+    row = Suppression.objects.create(protocol="email", address="a@example.com")
+    response = client.post(
+        reverse("admin:dovecote_suppression_changelist"),
+        {"action": "lift", "_selected_action": [row.pk]},
+    )
+    assert Suppression.objects.filter(pk=row.pk).exists()
+    assert response.status_code in (200, 302)

@@ -7,7 +7,6 @@ dovecote reads ``anymail_status`` and anymail's errors.
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import override_settings
 from django.utils import timezone
 
 from dovecote import send_notification
@@ -154,7 +153,9 @@ class UnknownUserSink(SmtpSink):
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("gone@"):
-            return "550 5.1.1 <gone@example.com>: Recipient address rejected: User unknown"
+            return (
+                "550 5.1.1 <gone@example.com>: Recipient address rejected: User unknown"
+            )
         if address.startswith("policy@"):
             return "550 5.7.1 Message rejected by policy"
         envelope.rcpt_tos.append(address)

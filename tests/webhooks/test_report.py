@@ -1,0 +1,64 @@
+"""dovecote.tracking.report: the public entry for provider status reports."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from dovecote import tracking
+from dovecote.models import Address, Delivery, Suppression
+
+
+@pytest.fixture
+def delivery(db):
+    user = User.objects.create(username="ada", email="ada@example.com")
+    Address.objects.create(user=user, protocol="email", address="ada@example.com")
+    return Delivery.objects.create(
+        notification="order-shipped",
+        channel="email",
+        protocol="email",
+        user=user,
+        recipient=f"user:{user.pk}",
+        address="ada@example.com",
+        status="sent",
+        provider_message_id="esp-1",
+    )
+
+
+def test_report_moves_the_delivery_and_returns_it(delivery, signals):
+    changed = tracking.report("my-esp", "esp-1", "delivered", detail="250 OK")
+    assert changed == delivery
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    event = delivery.events.get()
+    assert (event.source, event.detail) == ("webhook:my-esp", "delivered: 250 OK")
+    assert [s["provider"] for s in signals] == ["my-esp"]
+
+
+def test_report_with_a_key_seen_before_changes_nothing(delivery):
+    assert tracking.report("my-esp", "esp-1", "delivered", key="evt-1")
+    assert tracking.report("my-esp", "esp-1", "delivered", key="evt-1") is None
+    assert delivery.events.count() == 1
+
+
+def test_an_unknown_status_is_a_clear_error(delivery):
+    with pytest.raises(ValueError, match="Unknown tracking status 'deliverd'"):
+        tracking.report("my-esp", "esp-1", "deliverd")
+    assert delivery.events.count() == 0
+
+
+def test_a_bounce_of_an_unknown_message_still_retires_the_address(delivery):
+    assert (
+        tracking.report(
+            "my-esp", "gone", "bounced", address="ada@example.com", protocol="email"
+        )
+        is None
+    )
+    assert not Address.objects.get().active
+    assert Suppression.objects.get().address == "ada@example.com"
+
+
+def test_an_unsubscribe_without_a_type_suppresses_everything(db):
+    tracking.report(
+        "my-esp", "nope", "unsubscribed", address="x@example.com", protocol="email"
+    )
+    suppression = Suppression.objects.get()
+    assert (suppression.notification, suppression.channel) == ("", "")
