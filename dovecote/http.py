@@ -34,16 +34,16 @@ from typing import Any, ClassVar, TypeVar
 import aiohttp
 
 from dovecote.conf import setting
+from dovecote.failures import (
+    TRANSIENT_HTTP_STATUSES,
+    FailureKind,
+    classify_http_status,
+)
 from dovecote.results import RecipientResult
 from dovecote.sms.backends.base import BaseSmsBackend
 from dovecote.sms.message import Message
 from dovecote.sms.phonenumbers import normalize_originator
-from dovecote.transport import (
-    TRANSIENT_HTTP_STATUSES,
-    BaseTransportBackend,
-    FailureKind,
-    classify_http_status,
-)
+from dovecote.transport import BaseTransportBackend
 
 logger = logging.getLogger("dovecote.http")
 

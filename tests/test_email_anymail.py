@@ -109,7 +109,7 @@ def test_401_fails_over_to_the_next_transport_and_says_why(
     settings.DOVECOTE_CHANNELS = [
         {
             "BACKEND": "dovecote.channels.email.EmailChannel",
-            "TRANSPORTS": [POSTMARK, LOCMEM],
+            "BACKENDS": [POSTMARK, LOCMEM],
         }
     ]
     delivery = send(ada)

@@ -5,7 +5,7 @@ import smtplib
 import pytest
 
 from dovecote.exceptions import PermanentDeliveryError, TransientDeliveryError
-from dovecote.transport import (
+from dovecote.failures import (
     FailureKind,
     classify_exception,
     classify_http_status,

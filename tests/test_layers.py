@@ -47,6 +47,7 @@ LAYER_OF = {
     # low level: rendering, the transport base (and its result type), dev backends
     "dovecote.rendering": "low level",
     "dovecote.transport": "low level",
+    "dovecote.failures": "low level",
     "dovecote.results": "low level",
     "dovecote.devbackends": "low level",
     # http: the pooled HTTP client base
@@ -91,10 +92,6 @@ KNOWN_VIOLATIONS = {
     ("dovecote.channels.email", "dovecote.notifications.rendering"),
     ("dovecote.channels.inbox", "dovecote.notifications.rendering"),
     ("dovecote.channels.slack", "dovecote.notifications.rendering"),
-    # The outbound Slack channel deactivates an address through the inbound
-    # webhook module: deactivation becomes a model manager
-    # (Address.objects.deactivate(...)) that the channel base calls.
-    ("dovecote.channels.slack", "dovecote.webhooks.slack"),
 }
 
 

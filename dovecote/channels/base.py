@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils import timezone
 
+from dovecote.failures import FailureKind
 from dovecote.models import Address, DeliveryEvent, Suppression
-from dovecote.transport import FailureKind
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -89,10 +89,11 @@ class Outcome:
         is_address_gone: bool = False,
         is_address_suppressed: bool = False,
         provider_message_id: str = "",
+        exception: BaseException | None = None,
     ) -> Outcome:
         """Return a failed Outcome whose flags follow :class:`FailureKind`.
 
-        The one place where the error table of :mod:`dovecote.transport`
+        The one place where the error table of :mod:`dovecote.failures`
         becomes retry (transient) and failover (transient or provider-side).
         """
         return cls(
@@ -107,6 +108,7 @@ class Outcome:
             is_address_gone=is_address_gone,
             is_address_suppressed=is_address_suppressed,
             provider_message_id=provider_message_id,
+            exception=exception,
         )
 
 

@@ -14,8 +14,8 @@ from django.core.validators import validate_email
 
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.exceptions import InvalidAddress
+from dovecote.failures import FailureKind, classify_exception
 from dovecote.notifications.rendering import collapse_line
-from dovecote.transport import FailureKind, classify_exception
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -178,6 +178,7 @@ class EmailChannel(Channel):
         if failure.code == "recipients_refused" and esp_status in ANYMAIL_REFUSED:
             outcome = self.refused_outcome(delivery, _esp_name(message), esp_status)
             outcome.error = f"{outcome.error}: {_error_text(exc)}"
+            outcome.exception = exc
             return outcome
         return Outcome.failure(
             delivery.pk,
@@ -185,6 +186,7 @@ class EmailChannel(Channel):
             _error_text(exc),
             error_code=failure.code,
             is_address_gone=failure.address_gone,
+            exception=exc,
         )
 
     def send_batch(

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.conf import setting
+from dovecote.failures import FailureKind, classify_http_status
 from dovecote.results import RecipientResult
-from dovecote.transport import FailureKind, classify_http_status
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery

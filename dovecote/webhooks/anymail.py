@@ -16,7 +16,7 @@ from typing import Any
 
 from dovecote.conf import setting
 from dovecote.delivery.tracking import StatusReport, TrackingStatus, apply_reports
-from dovecote.transport import enhanced_status
+from dovecote.failures import enhanced_status
 
 logger = logging.getLogger("dovecote.webhooks")
 
