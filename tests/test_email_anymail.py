@@ -137,7 +137,11 @@ def test_an_address_the_esp_marked_inactive_is_suppressed(postmark, ada):
     postmark.inactive.add("ada@example.com")
     delivery = send(ada)
     assert (delivery.status, delivery.error_code) == ("failed", "rejected")
-    assert "Postmark rejected the recipient" in delivery.last_error
+    # The ESP's own reason, as Postmark words it.
+    assert delivery.last_error.startswith(
+        "Postmark rejected the recipient: You tried to send to a recipient that "
+        "has been marked as inactive. Found inactive addresses: ada@example.com."
+    )
     suppression = Suppression.objects.get(protocol="email", address="ada@example.com")
     assert suppression.notification == "" and "Postmark rejected" in suppression.reason
     # The ESP's suppression list says "do not send", not "does not exist".

@@ -28,6 +28,32 @@ def test_chat_all():
     ]
 
 
+def test_tracking_all():
+    tracking = importlib.import_module("dovecote.tracking")
+    assert sorted(tracking.__all__) == [
+        "STOP_KEYWORDS",
+        "StatusReport",
+        "TrackingStatus",
+        "report",
+        "report_inbound",
+    ]
+    for name in tracking.__all__:
+        assert hasattr(tracking, name), name
+    assert [str(s) for s in tracking.TrackingStatus] == [
+        "queued",
+        "sent",
+        "delivered",
+        "deferred",
+        "bounced",
+        "complained",
+        "unsubscribed",
+        "undelivered",
+        "failed",
+        "opened",
+        "clicked",
+    ]
+
+
 @pytest.mark.parametrize("module", [dovecote.sms, dovecote.chat])
 def test_all_names_exist(module):
     for name in module.__all__:

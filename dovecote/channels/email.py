@@ -136,7 +136,9 @@ class EmailChannel(Channel):
             or ""
         )
         if esp_status in ANYMAIL_REFUSED or not sent:
-            return self.refused_outcome(delivery, esp, esp_status or "not sent")
+            return self.refused_outcome(
+                delivery, esp, esp_status or "not sent", _esp_answer(status)
+            )
         return Outcome(
             delivery.pk,
             "sent",
@@ -144,17 +146,23 @@ class EmailChannel(Channel):
             detail=f"{esp}: {esp_status}; Message-ID {own_id}",
         )
 
-    def refused_outcome(self, delivery: Delivery, esp: str, esp_status: str) -> Outcome:
+    def refused_outcome(
+        self, delivery: Delivery, esp: str, esp_status: str, answer: str = ""
+    ) -> Outcome:
         """Return the Outcome of a recipient the ESP refused before sending.
 
         ``rejected``: the ESP's own suppression list holds the address (an
         earlier hard bounce, a complaint, an unsubscribe), so it is
         suppressed here too. ``invalid``: the address can never work.
+        ``answer`` is the ESP's own reason, kept in the error.
         """
+        error = f"{esp} {esp_status} the recipient"
+        if answer:
+            error += f": {answer}"
         return Outcome.failure(
             delivery.pk,
             FailureKind.PERMANENT,
-            f"{esp} {esp_status} the recipient",
+            error,
             error_code=esp_status,
             is_address_gone=esp_status == "invalid",
             is_address_suppressed=esp_status == "rejected",
@@ -176,8 +184,9 @@ class EmailChannel(Channel):
         recipient = _recipient_status(status, delivery.address) if status else None
         esp_status = str(getattr(recipient, "status", None) or "")
         if failure.code == "recipients_refused" and esp_status in ANYMAIL_REFUSED:
-            outcome = self.refused_outcome(delivery, _esp_name(message), esp_status)
-            outcome.error = f"{outcome.error}: {_error_text(exc)}"
+            outcome = self.refused_outcome(
+                delivery, _esp_name(message), esp_status, _esp_answer(status)
+            )
             outcome.exception = exc
             return outcome
         return Outcome.failure(
@@ -231,6 +240,22 @@ def _recipient_status(status: Any, address: str) -> Any:
 def _esp_name(message: EmailMultiAlternatives) -> str:
     # anymail backends say which ESP they talk to ("Postmark").
     return str(getattr(message.connection, "esp_name", None) or "ESP")
+
+
+def _esp_answer(status: Any) -> str:
+    """Return the ESP's own words from its answer to the send, or ""."""
+    response = getattr(status, "esp_response", None)
+    if response is None:
+        return ""
+    try:
+        data = response.json()
+    except (AttributeError, ValueError):
+        data = None
+    if isinstance(data, dict):
+        for key in ("Message", "message", "error", "detail"):
+            if isinstance(data.get(key), str):
+                return " ".join(data[key].split())[:500]
+    return " ".join(str(getattr(response, "text", "") or "").split())[:500]
 
 
 def _error_text(exc: Exception) -> str:
