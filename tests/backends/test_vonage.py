@@ -96,6 +96,8 @@ def test_barred_number_fails_and_others_are_sent(fake_vonage):
         ("sent", ""),
         ("failed", "7"),
     ]
+    # A barred number is gone for good: the channel will deactivate it.
+    assert [r.is_address_gone for r in message.results] == [False, True]
 
 
 def test_http_503_is_transient(fake_vonage):

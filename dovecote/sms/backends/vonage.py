@@ -19,6 +19,10 @@ from dovecote.sms.phonenumbers import is_gsm7
 
 #: Statuses a later attempt may overcome: 1 Throttled, 5 Internal Error.
 TRANSIENT_STATUSES = frozenset({"1", "5"})
+#: Statuses after which the number can never be reached: 7 Number Barred,
+#: 33 Number De-activated
+#: (https://developer.vonage.com/en/messaging/sms/guides/troubleshooting-sms).
+GONE_STATUSES = frozenset({"7", "33"})
 
 
 class SmsBackend(HttpSmsBackend):
@@ -31,6 +35,7 @@ class SmsBackend(HttpSmsBackend):
 
     provider_name: ClassVar[str] = "Vonage"
     base_url_setting: ClassVar[str | None] = "VONAGE_BASE_URL"
+    gone_error_codes: ClassVar[frozenset[str]] = GONE_STATUSES
 
     def __init__(
         self,
