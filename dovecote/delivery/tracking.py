@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -371,29 +372,18 @@ def _count_soft_bounces(protocol: str, address: str, *, reason: str) -> None:
 
 
 def report(
-    provider: str,
-    message_id: str,
-    status: str,
-    *,
-    raw_status: str = "",
-    key: str = "",
-    error_code: str = "",
-    detail: str = "",
-    address: str = "",
-    protocol: str = "",
-    delivery_id: int | None = None,
-    notification: str = "",
-    address_gone: bool = False,
-    suppressed_by_provider: bool = False,
-    soft_bounce: bool = False,
-    at: datetime | None = None,
+    provider: str, message_id: str, status: str, **detail: Any
 ) -> Delivery | None:
     """Apply one provider status report; return the Delivery it changed.
 
-    ``status`` is one of :class:`TrackingStatus` (``ValueError`` otherwise).
-    With ``key``, a report seen before changes nothing. Sends
-    ``delivery_status_changed`` after its transaction; return None if no
-    Delivery matched (or the key was seen before).
+    ``status`` is one of :class:`TrackingStatus` (``ValueError`` otherwise);
+    ``detail`` takes the other fields of :class:`StatusReport` (``key``,
+    ``raw_status``, ``error_code``, ``detail``, ``address``, ``protocol``,
+    ``delivery_id``, ``notification``, ``address_gone``,
+    ``suppressed_by_provider``, ``soft_bounce``, ``at``). With ``key``, a
+    report seen before changes nothing. Sends ``delivery_status_changed``
+    after its transaction; return None if no Delivery matched (or the key
+    was seen before).
     """
     try:
         status = TrackingStatus(status)
@@ -402,28 +392,10 @@ def report(
             f"Unknown tracking status {status!r}; use one of "
             f"{', '.join(TrackingStatus)}."
         ) from None
-    applied = apply_reports(
-        provider,
-        [
-            StatusReport(
-                provider=provider,
-                message_id=message_id,
-                status=status,
-                raw_status=raw_status,
-                key=key,
-                error_code=error_code,
-                detail=detail,
-                address=address,
-                protocol=protocol,
-                delivery_id=delivery_id,
-                notification=notification,
-                address_gone=address_gone,
-                suppressed_by_provider=suppressed_by_provider,
-                soft_bounce=soft_bounce,
-                at=at,
-            )
-        ],
+    one = StatusReport(
+        provider=provider, message_id=message_id, status=status, **detail
     )
+    applied = apply_reports(provider, [one])
     applied.send_signals()
     return applied.changes[0].delivery if applied.changes else None
 

@@ -62,3 +62,9 @@ def test_an_unsubscribe_without_a_type_suppresses_everything(db):
     )
     suppression = Suppression.objects.get()
     assert (suppression.notification, suppression.channel) == ("", "")
+
+
+def test_a_misspelled_keyword_is_a_clear_error(delivery):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'detial'"):
+        tracking.report("my-esp", "esp-1", "delivered", detial="250 OK")
+    assert delivery.events.count() == 0
