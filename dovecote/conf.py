@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "VONAGE_SIGNATURE_SECRET": None,
     "VONAGE_SIGNATURE_METHOD": "md5hash",
     "MESSAGEBIRD_SIGNING_KEY": None,
+    "TWILIO_WEBHOOK_SHARED_KEYS": {},
     # Notifications.
     "DOVECOTE_CHANNELS": [
         "dovecote.channels.email.EmailChannel",
