@@ -10,7 +10,7 @@ import json
 
 import pytest
 from django.test import Client, override_settings
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from dovecote.models import Address, Delivery, DeliveryEvent, Suppression
 
