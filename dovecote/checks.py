@@ -7,6 +7,9 @@
 - ``dovecote.E004``: a notification type names an unknown channel.
 - ``dovecote.E005``: a template of an enabled channel is missing or broken.
 - ``dovecote.W001``: a notification type has no channels.
+- ``dovecote.W020``: ``DOVECOTE_DEV_OUTBOX_PUBLIC`` opens the dev outbox to anyone.
+- ``dovecote.W021``: email is sent but ``DOVECOTE_BASE_URL`` is not an absolute
+  https URL, so emails carry no ``List-Unsubscribe`` header.
 """
 
 from __future__ import annotations
@@ -110,3 +113,54 @@ def check_notifications(
                         )
                     )
     return errors
+
+
+@checks.register("dovecote", checks.Tags.security)
+def check_dev_outbox(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Warn while the development outbox is open to anyone."""
+    from dovecote.views.outbox import is_outbox_public
+
+    if not is_outbox_public():
+        return []
+    return [
+        checks.Warning(
+            "DOVECOTE_DEV_OUTBOX_PUBLIC is True: the development outbox shows "
+            "every captured message (password-reset and unsubscribe links "
+            "included) to anyone who can reach the site.",
+            hint="Remove DOVECOTE_DEV_OUTBOX_PUBLIC; staff users see the "
+            "outbox without it. Never set it on a reachable server.",
+            id="dovecote.W020",
+        )
+    ]
+
+
+@checks.register("dovecote")
+def check_unsubscribe_base_url(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Warn when email goes out with no usable base URL for its unsubscribe links."""
+    from dovecote.channels import get_channels
+    from dovecote.tokens import is_https_url
+
+    try:
+        channels = get_channels()
+    except ImproperlyConfigured:
+        return []  # check_settings reports it.
+    if not any(c.protocol == "email" for c in channels.values()):
+        return []
+    base = setting("DOVECOTE_BASE_URL")
+    if base and is_https_url(str(base)):
+        return []
+    shown = repr(base) if base else "not set"
+    return [
+        checks.Warning(
+            f"DOVECOTE_BASE_URL is {shown}: emails are sent without "
+            "List-Unsubscribe and List-Unsubscribe-Post headers, which need "
+            "an absolute https URL (RFC 2369, RFC 8058).",
+            hint="Set DOVECOTE_BASE_URL to the site's public origin, such as "
+            "'https://app.example.com'.",
+            id="dovecote.W021",
+        )
+    ]

@@ -27,6 +27,16 @@ urlpatterns = [
         outbox.preview,
         name="preview",
     ),
+    path(
+        "outbox/preview/<str:notification>/<str:channel>/html/",
+        outbox.preview_html,
+        name="preview-html",
+    ),
+    path(
+        "outbox/email/<str:source>/<int:index>/html/",
+        outbox.email_html,
+        name="outbox-email-html",
+    ),
     path("webhooks/twilio/status/", twilio.status, name="webhook-twilio-status"),
     path("webhooks/twilio/inbound/", twilio.inbound, name="webhook-twilio-inbound"),
     path("webhooks/vonage/status/", vonage.status, name="webhook-vonage-status"),

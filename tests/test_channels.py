@@ -44,6 +44,7 @@ def email_channels(*transports):
 
 
 @pytest.mark.django_db(transaction=True)
+@override_settings(DOVECOTE_BASE_URL="https://app.example.com")
 def test_email_over_real_smtp_maps_4xx_transient_and_5xx_permanent(smtp_sink):
     people = [
         Recipient(email="ok@example.com"),

@@ -101,6 +101,7 @@ def test_all_four_channels_follow_each_users_preferences(dovecote_outbox):
 
 
 @pytest.mark.django_db(transaction=True)
+@override_settings(DOVECOTE_BASE_URL="https://app.example.com")
 def test_text_is_not_escaped_html_is_and_subject_is_one_line(dovecote_outbox):
     ada = make_user("ada")
     send_notification(

@@ -16,6 +16,7 @@ from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.exceptions import InvalidAddress
 from dovecote.failures import FailureKind, classify_exception
 from dovecote.notifications.rendering import collapse_line
+from dovecote.tokens import is_https_url
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -62,8 +63,9 @@ class EmailChannel(Channel):
         )
         data: dict[str, Any] = {}
         url = context.get("unsubscribe_url")
-        if url and not notification.required:
-            # RFC 8058 one-click unsubscribe.
+        if url and not notification.required and is_https_url(str(url)):
+            # RFC 8058 one-click unsubscribe: an absolute https URL or none
+            # (a relative one is useless to a mail client; see W021).
             data["headers"] = {
                 "List-Unsubscribe": f"<{url}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

@@ -6,6 +6,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from dovecote.conf import setting
 from dovecote.exceptions import InvalidAddress
+from dovecote.redaction import redact_url
 
 __all__ = ["LOOPBACK_HOSTS", "redact_webhook_url", "validate_webhook_url"]
 
@@ -25,24 +26,13 @@ def _split(url: str) -> SplitResult | None:
 
 
 def redact_webhook_url(url: str) -> str:
-    """Return ``url`` with its secret (last path segment, query) as ``****``.
+    """Return ``url`` with its secret hidden, by :func:`dovecote.redaction.redact_url`.
 
     ``https://hooks.slack.com/services/T00/B00/XXXX`` becomes
-    ``https://hooks.slack.com/services/T00/B00/****``. What cannot be parsed
-    is redacted whole.
+    ``https://hooks.slack.com/services/…``. What cannot be parsed is
+    redacted whole.
     """
-    parts = _split(url)
-    if parts is None or not parts.scheme or not parts.netloc:
-        return "****"
-    netloc = parts.netloc.rpartition("@")[2]
-    path = parts.path
-    if path.strip("/"):
-        head, _, last = path.rstrip("/").rpartition("/")
-        path = f"{head}/****" if last else path
-    redacted = f"{parts.scheme}://{netloc}{path}"
-    if parts.query:
-        redacted += "?****"
-    return redacted
+    return redact_url(url)
 
 
 def _host_allowed(host: str, allowed: list[str]) -> bool:

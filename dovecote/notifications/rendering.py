@@ -67,6 +67,15 @@ def template_path(notification_name: str, template_name: str) -> str:
     return f"dovecote/{notification_name}/{template_name}"
 
 
+def plain_text(text: Any) -> str:
+    """Return ``text`` as a plain ``str``, never a ``SafeString``.
+
+    Rendered content is data: a page that shows it must escape it, so it
+    must not carry Django's "already safe" mark out of the renderer.
+    """
+    return str.__str__(str(text))
+
+
 def collapse_line(text: str) -> str:
     """Return ``text`` on one line, runs of whitespace made one space."""
     return " ".join(text.split())
@@ -108,8 +117,8 @@ class TemplateCache:
             if inner is not None and hasattr(inner, "engine"):
                 # Django templates: the backend wrapper cannot switch
                 # autoescaping off per render, the Context can.
-                return str(inner.render(Context(context, autoescape=autoescape)))
-            return str(template.render(context))
+                return plain_text(inner.render(Context(context, autoescape=autoescape)))
+            return plain_text(template.render(context))
         except Exception as exc:
             raise RenderError(
                 f"Rendering {path} for the notification "

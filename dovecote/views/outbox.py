@@ -1,9 +1,17 @@
 """Development outbox and previews, like Rails' mailer previews.
 
 Shows what the locmem and file backends captured on every channel, and
-renders each registered type on each channel with sample context. Open to
-staff, or to anyone when ``DEBUG`` is on; ``DOVECOTE_DEV_OUTBOX = False``
-turns it off everywhere (404).
+renders each registered type on each channel with sample context.
+
+Who sees it: staff users only, whatever ``DEBUG`` says.
+``DOVECOTE_DEV_OUTBOX_PUBLIC = True`` opens it to anyone (a system check and
+a log line warn while it is open); ``DOVECOTE_DEV_OUTBOX = False`` turns it
+off for everyone (404).
+
+Rendered content is never trusted: text is escaped on every page, and an
+email's HTML is never inlined. It is served alone, from its own URL, with a
+``Content-Security-Policy`` that sandboxes it (an opaque origin, no script,
+no form, no plugin, no fetch) and shown in a sandboxed ``iframe``.
 """
 
 from __future__ import annotations
@@ -11,8 +19,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import logging
 import os
-import re
 from email.message import EmailMessage as ParsedEmail
 from pathlib import Path
 from typing import Any
@@ -21,10 +29,12 @@ from django.conf import settings
 from django.core import mail
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from dovecote.chat.validation import redact_webhook_url
 from dovecote.conf import setting
+from dovecote.redaction import redact_text, redact_url
 
 #: The most files read from each file backend's directory, newest first.
 MAX_FILES = 50
@@ -32,16 +42,47 @@ MAX_FILES = 50
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token"}
 )
-_URL_RE = re.compile(r"https?://[^\s<>\"']+")
 _RECORD_END = "-" * 79 + "\n"
+_EMAIL_SEP = b"\n" + b"-" * 79 + b"\n"
+
+#: The policy an email's HTML is served under: a sandbox (opaque origin, no
+#: script, form, popup or plugin), nothing fetched but inline styles and
+#: images, nothing framing it but the outbox itself.
+HTML_PREVIEW_CSP = (
+    "sandbox; default-src 'none'; img-src data: https:; "
+    "style-src 'unsafe-inline'; font-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'self'"
+)
+
+logger = logging.getLogger("dovecote.outbox")
+
+
+def is_outbox_public() -> bool:
+    """Return True if ``DOVECOTE_DEV_OUTBOX_PUBLIC`` opens the outbox to anyone."""
+    return setting("DOVECOTE_DEV_OUTBOX") is not False and bool(
+        setting("DOVECOTE_DEV_OUTBOX_PUBLIC")
+    )
 
 
 def is_outbox_enabled(request: HttpRequest) -> bool:
-    """Return True if ``request`` may see the dev outbox and previews."""
+    """Return True if ``request`` may see the dev outbox and previews.
+
+    Staff only, unless ``DOVECOTE_DEV_OUTBOX_PUBLIC`` is True;
+    ``DOVECOTE_DEV_OUTBOX = False`` closes it to everyone.
+    """
     if setting("DOVECOTE_DEV_OUTBOX") is False:
         return False
     user = getattr(request, "user", None)
-    return bool(settings.DEBUG or (user is not None and user.is_staff))
+    if user is not None and user.is_active and user.is_staff:
+        return True
+    if is_outbox_public():
+        logger.warning(
+            "The development outbox was shown to a non-staff visitor because "
+            "DOVECOTE_DEV_OUTBOX_PUBLIC is True: it shows every captured "
+            "message, sign-in and unsubscribe links included."
+        )
+        return True
+    return False
 
 
 def outbox(request: HttpRequest) -> HttpResponse:
@@ -62,6 +103,67 @@ def outbox(request: HttpRequest) -> HttpResponse:
 
 def preview(request: HttpRequest, notification: str, channel: str) -> HttpResponse:
     """Render one registered type on one channel with its sample context."""
+    cls, rendered, error = _render_preview(request, notification, channel)
+    item: dict[str, Any] = {}
+    if rendered is not None:
+        data = rendered.data or {}
+        item = {
+            "subject": rendered.subject,
+            "body": rendered.body,
+            "html_url": (
+                reverse("dovecote:preview-html", args=[notification, channel])
+                if rendered.html
+                else ""
+            ),
+            "headers": _redact_headers(data.get("headers") or {}),
+            "blocks": _json(data.get("blocks")),
+            "sms": _encoding(rendered.body) if _protocol(channel) == "sms" else None,
+        }
+    return render(
+        request,
+        "dovecote/web/preview.html",
+        {"notification": cls, "channel": channel, "item": item, "error": error},
+    )
+
+
+@xframe_options_sameorigin
+def preview_html(request: HttpRequest, notification: str, channel: str) -> HttpResponse:
+    """Serve a preview's HTML body alone, sandboxed by its CSP."""
+    _cls, rendered, _error = _render_preview(request, notification, channel)
+    if rendered is None or not rendered.html:
+        raise Http404(_("This preview has no HTML body."))
+    return sandboxed_html(rendered.html)
+
+
+@xframe_options_sameorigin
+def email_html(request: HttpRequest, source: str, index: int) -> HttpResponse:
+    """Serve one captured email's HTML body alone, sandboxed by its CSP."""
+    if not is_outbox_enabled(request):
+        raise Http404
+    for item in captured_emails():
+        if (item["source"], item["index"]) == (source, index) and item["html"]:
+            return sandboxed_html(item["html"])
+    raise Http404(_("No such captured email, or it has no HTML body."))
+
+
+def sandboxed_html(html: str) -> HttpResponse:
+    """Return ``html`` as a page that can run nothing and reach nothing.
+
+    The ``sandbox`` directive gives the page an opaque origin with scripts,
+    forms, popups and plugins off, even when it is opened directly rather
+    than in the outbox's sandboxed ``iframe``.
+    """
+    response = HttpResponse(html, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = HTML_PREVIEW_CSP
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _render_preview(
+    request: HttpRequest, notification: str, channel: str
+) -> tuple[Any, Any, str]:
     if not is_outbox_enabled(request):
         raise Http404
     from dovecote.channels import get_channels
@@ -81,22 +183,14 @@ def preview(request: HttpRequest, notification: str, channel: str) -> HttpRespon
     try:
         rendered = chan.render(instance, context)
     except Exception as exc:  # A preview shows any template error, not a 500.
-        rendered, error = None, f"{type(exc).__name__}: {exc}"
-    item: dict[str, Any] = {}
-    if rendered is not None:
-        item = {
-            "subject": rendered.subject,
-            "body": rendered.body,
-            "html": rendered.html,
-            "headers": _redact_headers((rendered.data or {}).get("headers") or {}),
-            "blocks": _json((rendered.data or {}).get("blocks")),
-            "sms": _encoding(rendered.body) if chan.protocol == "sms" else None,
-        }
-    return render(
-        request,
-        "dovecote/web/preview.html",
-        {"notification": cls, "channel": channel, "item": item, "error": error},
-    )
+        rendered, error = None, redact_text(f"{type(exc).__name__}: {exc}")
+    return cls, rendered, error
+
+
+def _protocol(channel: str) -> str:
+    from dovecote.channels import get_channels
+
+    return str(get_channels()[channel].protocol)
 
 
 def sample_context(cls: Any, channel: str) -> dict[str, Any]:
@@ -107,7 +201,7 @@ def sample_context(cls: Any, channel: str) -> dict[str, Any]:
     """
     from dovecote.notifications.recipients import Recipient
     from dovecote.notifications.rendering import current_site
-    from dovecote.tokens import preferences_url
+    from dovecote.tokens import absolute_url, preferences_url
 
     placeholder = Recipient(
         email="recipient@example.com", phone="+15005550006", name="Ada Example"
@@ -119,7 +213,13 @@ def sample_context(cls: Any, channel: str) -> dict[str, Any]:
         "notification": cls(),
         "channel": channel,
         "preferences_url": preferences_url(),
-        "unsubscribe_url": "" if cls.required else "#unsubscribe-preview",
+        # Shaped as a real one (absolute only with DOVECOTE_BASE_URL), so
+        # the preview shows the List-Unsubscribe header a real email gets.
+        "unsubscribe_url": (
+            ""
+            if cls.required
+            else absolute_url(reverse("dovecote:unsubscribe", args=["preview"]))
+        ),
     }
     # Bound on an instance, a method, classmethod or staticmethod all work.
     hook = getattr(cls(), "preview_context", None)
@@ -131,21 +231,22 @@ def sample_context(cls: Any, channel: str) -> dict[str, Any]:
 def captured_emails() -> list[dict[str, Any]]:
     """Return the emails in ``mail.outbox`` and under ``EMAIL_FILE_PATH``."""
     items = []
-    for message in reversed(getattr(mail, "outbox", []) or []):
+    captured = list(getattr(mail, "outbox", []) or [])
+    for index in reversed(range(len(captured))):
         parsed = email.message_from_bytes(
-            message.message().as_bytes(), policy=email.policy.default
+            captured[index].message().as_bytes(), policy=email.policy.default
         )
-        items.append(_email_item(parsed, "locmem"))
+        items.append(_email_item(parsed, "locmem", index))
     path = getattr(settings, "EMAIL_FILE_PATH", None)
     for file in _recent_files(path, (".log", ".eml")):
         raw = file.read_bytes()
         # The file backend writes messages separated by a line of 79 "-".
-        for chunk in raw.split(b"\n" + b"-" * 79 + b"\n"):
+        for index, chunk in enumerate(raw.split(_EMAIL_SEP)):
             if chunk.strip():
                 parsed = email.message_from_bytes(
                     chunk.strip(b"\n"), policy=email.policy.default
                 )
-                items.append(_email_item(parsed, file.name))
+                items.append(_email_item(parsed, file.name, index))
     return items
 
 
@@ -192,7 +293,7 @@ def captured_chat() -> list[dict[str, Any]]:
     items = [
         {
             "source": "locmem",
-            "recipients": [redact_webhook_url(r) for r in m.recipients],
+            "recipients": [redact_url(r) for r in m.recipients],
             "text": m.text,
             "blocks": _json(m.blocks),
         }
@@ -206,8 +307,8 @@ def captured_chat() -> list[dict[str, Any]]:
                 items.append(
                     {
                         "source": file.name,
-                        "recipients": [_redact_text(head.removeprefix("to: "))],
-                        "text": _redact_text(rest.rstrip("\n")),
+                        "recipients": [redact_text(head.removeprefix("to: "))],
+                        "text": redact_text(rest.rstrip("\n")),
                         "blocks": "",
                     }
                 )
@@ -228,7 +329,7 @@ def _preview_links() -> list[dict[str, Any]]:
     ]
 
 
-def _email_item(parsed: Any, source: str) -> dict[str, Any]:
+def _email_item(parsed: Any, source: str, index: int) -> dict[str, Any]:
     text = html = ""
     if isinstance(parsed, ParsedEmail):
         text_part = parsed.get_body(preferencelist=("plain",))
@@ -238,6 +339,10 @@ def _email_item(parsed: Any, source: str) -> dict[str, Any]:
     headers = [(k, str(v)) for k, v in parsed.items()]
     return {
         "source": source,
+        "index": index,
+        "html_url": (
+            reverse("dovecote:outbox-email-html", args=[source, index]) if html else ""
+        ),
         "subject": str(parsed.get("Subject", "")),
         "from": str(parsed.get("From", "")),
         "to": str(parsed.get("To", "")),
@@ -255,11 +360,6 @@ def _redact_headers(headers: Any) -> list[tuple[str, str]]:
             value = "****"
         shown.append((str(name), str(value)))
     return shown
-
-
-def _redact_text(text: str) -> str:
-    # Chat webhook URLs embed their secret in the path.
-    return _URL_RE.sub(lambda m: redact_webhook_url(m.group(0)), text)
 
 
 def _recent_files(path: Any, suffixes: tuple[str, ...]) -> list[Path]:

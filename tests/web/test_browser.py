@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.test import override_settings
 
 from dovecote import send_notification
 from dovecote.models import InboxMessage
@@ -80,9 +81,10 @@ def test_toggling_a_preference_makes_the_next_send_skip_it(page, live_server, pe
 
 def test_unsubscribing_from_an_emails_list_unsubscribe_link(page, live_server, people):
     alice, _ = people
-    send_notification("order-shipped", [alice], {"order": "U-1"}, channels="email")
+    with override_settings(DOVECOTE_BASE_URL="https://app.example.com"):
+        send_notification("order-shipped", [alice], {"order": "U-1"}, channels="email")
     header = mail.outbox[-1].extra_headers["List-Unsubscribe"]
-    match = re.fullmatch(r"<(.+)>", header)
+    match = re.fullmatch(r"<https://app\.example\.com(/.+)>", header)
     assert match is not None
     path = match.group(1)
     page.goto(f"{live_server.url}{path}")

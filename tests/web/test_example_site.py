@@ -172,5 +172,5 @@ def test_staff_see_the_demos_messages_in_the_dev_outbox(new_page, site):
     chat = page.locator("section.dc-chat")
     expect(chat).to_have_count(1)
     expect(chat).to_contain_text("Alice Example")
-    expect(chat).to_contain_text("hooks.slack.com/services/T000/B000/")
+    expect(chat).to_contain_text("hooks.slack.com/services/…")
     shot(page, "example-outbox")

@@ -41,8 +41,40 @@ def test_hidden_from_non_staff_when_not_debugging(alice_client):
 
 
 @override_settings(DEBUG=True)
-def test_open_to_anyone_when_debugging():
+def test_debug_does_not_open_it_to_anyone(alice_client):
+    # An exposed DEBUG site must not publish password-reset or unsubscribe mail.
+    _send_email()
+    assert Client().get(URL).status_code == 404
+    assert alice_client.get(URL).status_code == 404
+    assert Client().get(f"{URL}email/locmem/0/html/").status_code == 404
+    assert Client().get(f"{URL}preview/order-shipped/email/html/").status_code == 404
+
+
+def test_inactive_staff_cannot_see_it(django_user_model):
+    user = django_user_model.objects.create_user("gone", "g@example.com", "pw")
+    user.is_staff, user.is_active = True, False
+    user.save()
+    client = Client()
+    client.force_login(user)
+    assert client.get(URL).status_code == 404
+
+
+@override_settings(DOVECOTE_DEV_OUTBOX_PUBLIC=True)
+def test_public_setting_opens_it_loudly(caplog):
+    from django.core import checks
+
     assert Client().get(URL).status_code == 200
+    assert "DOVECOTE_DEV_OUTBOX_PUBLIC" in caplog.text
+    ids = [m.id for m in checks.run_checks(tags=["security"])]
+    assert "dovecote.W020" in ids
+
+
+@override_settings(DOVECOTE_DEV_OUTBOX_PUBLIC=True, DOVECOTE_DEV_OUTBOX=False)
+def test_off_wins_over_public(staff_client):
+    from django.core import checks
+
+    assert Client().get(URL).status_code == 404
+    assert "dovecote.W020" not in [m.id for m in checks.run_checks()]
 
 
 @override_settings(DOVECOTE_DEV_OUTBOX=False, DEBUG=True)
@@ -58,12 +90,17 @@ def test_shows_email_sms_and_chat_with_secrets_hidden(staff_client):
     assert chat.outbox
     html = staff_client.get(URL).content.decode()
     assert "Hello outbox" in html and "Plain text body" in html
-    assert 'sandbox="" srcdoc="&lt;p&gt;HTML &lt;b&gt;body&lt;/b&gt;&lt;/p&gt;"' in html
+    assert "srcdoc" not in html
+    assert 'sandbox="" referrerpolicy="no-referrer" src="/notifications/outbox/email/locmem/0/html/"' in html
+    body = staff_client.get(f"{URL}email/locmem/0/html/")
+    assert body.content.decode() == "<p>HTML <b>body</b></p>"
+    assert body["Content-Security-Policy"].startswith("sandbox; default-src 'none';")
+    assert body["X-Frame-Options"] == "SAMEORIGIN"
     assert "TOPSECRET" not in html and "visible" in html
     assert "UCS-2, 1 segment" in html
     assert "Deploy done" in html and "divider" in html
     assert "CHATSECRET" not in html
-    assert "https://hooks.slack.com/services/T0/B0/****" in html
+    assert "https://hooks.slack.com/services/…" in html
 
 
 def test_reads_the_file_backends(staff_client, tmp_path):
@@ -93,7 +130,12 @@ def test_previews_every_type_and_channel(staff_client):
     assert response.status_code == 200
     page = response.content.decode()
     assert "Ada Example" in page
+    # Without an https DOVECOTE_BASE_URL an email has no List-Unsubscribe.
+    assert "List-Unsubscribe" not in page
+    with override_settings(DOVECOTE_BASE_URL="https://app.example.com"):
+        page = staff_client.get(f"{URL}preview/order-shipped/email/").content.decode()
     assert "List-Unsubscribe" in page
+    assert "&lt;https://app.example.com/notifications/unsubscribe/" in page
     sms = staff_client.get(f"{URL}preview/order-shipped/sms/").content.decode()
     assert "GSM-7" in sms
 

@@ -83,6 +83,7 @@ def test_expired_token_is_403_and_changes_nothing(client, alice):
     assert not Preference.objects.exists()
 
 
+@override_settings(DOVECOTE_BASE_URL="https://app.example.com")
 def test_email_list_unsubscribe_header_turns_off_the_next_send(
     client, alice, django_capture_on_commit_callbacks
 ):
@@ -92,14 +93,30 @@ def test_email_list_unsubscribe_header_turns_off_the_next_send(
     assert (
         message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     )
-    match = re.fullmatch(r"<(.+)>", message.extra_headers["List-Unsubscribe"])
+    match = re.fullmatch(r"<(https://app\.example\.com/.+)>", message.extra_headers["List-Unsubscribe"])
     assert match is not None
-    url = match.group(1)
+    url = match.group(1).removeprefix("https://app.example.com")
     assert client.post(url, ONE_CLICK).status_code == 200
     result = send_notification("order-shipped", [alice], {"order": "A-2"})
     by_channel = {e.channel: e for e in result}
     assert by_channel["email"].is_skipped
     assert not by_channel["sms"].is_skipped
+
+
+@pytest.mark.parametrize("base_url", [None, "", "http://app.example.com", "/relative"])
+def test_no_list_unsubscribe_header_without_an_https_base_url(
+    alice, django_capture_on_commit_callbacks, base_url
+):
+    # RFC 2369 wants an absolute URI, RFC 8058 an https one: none is better
+    # than one no mail client can use.
+    with (
+        override_settings(DOVECOTE_BASE_URL=base_url),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        send_notification("order-shipped", [alice], {"order": "A-1"}, channels="email")
+    headers = mail.outbox[-1].extra_headers
+    assert "List-Unsubscribe" not in headers
+    assert "List-Unsubscribe-Post" not in headers
 
 
 def test_on_demand_unsubscribe_makes_the_next_send_skip(client):

@@ -1,0 +1,62 @@
+"""The one rule for showing URLs that may carry secrets.
+
+A chat webhook URL is a bearer secret (anyone holding it may post), and
+other URLs may carry credentials in their user part, path or query. Every
+output dovecote writes (``Delivery.last_error``, ``DeliveryEvent.detail``,
+log lines, exception texts, the admin, management commands, the dev
+outbox) shows such a URL only as its scheme, host, port and first path
+segment, followed by ``…`` when anything was left out::
+
+    >>> redact_url("https://hooks.slack.com/services/T00/B00/XXXX")
+    'https://hooks.slack.com/services/…'
+
+:func:`redact_text` applies the rule to every URL inside a text, such as
+an exception message.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+__all__ = ["ELLIPSIS", "redact_text", "redact_url"]
+
+#: What stands for the part of a URL that is not shown.
+ELLIPSIS = "…"
+#: Absolute URLs of any scheme with an authority (``scheme://...``).
+_URL_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"'`]+")
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` as scheme, host, port and first path segment, then ``…``.
+
+    The first segment is shown only when more of the path follows (a lone
+    segment may be the secret); credentials before the host are dropped;
+    what cannot be parsed as an absolute URL is shown as ``…`` alone.
+    """
+    if not isinstance(url, str):
+        return ELLIPSIS
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ELLIPSIS
+    host = parts.hostname
+    if not parts.scheme or not host:
+        return ELLIPSIS
+    if ":" in host:
+        host = f"[{host}]"
+    shown = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+    segments = parts.path.split("/")[1:]
+    if len(segments) > 1 and segments[0]:
+        # The first segment names the kind of URL ("services"); a lone one
+        # may be the secret itself, so it is shown only when more follows.
+        shown += f"/{segments[0]}/{ELLIPSIS}"
+    elif parts.path.strip("/") or parts.query or parts.fragment or "@" in parts.netloc:
+        shown += f"/{ELLIPSIS}"
+    return shown
+
+
+def redact_text(text: str) -> str:
+    """Return ``text`` with every absolute URL in it redacted by :func:`redact_url`."""
+    return _URL_RE.sub(lambda match: redact_url(match.group(0)), str(text))
