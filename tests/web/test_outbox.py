@@ -91,7 +91,8 @@ def test_shows_email_sms_and_chat_with_secrets_hidden(staff_client):
     html = staff_client.get(URL).content.decode()
     assert "Hello outbox" in html and "Plain text body" in html
     assert "srcdoc" not in html
-    assert 'sandbox="" referrerpolicy="no-referrer" src="/notifications/outbox/email/locmem/0/html/"' in html
+    html_url = "/notifications/outbox/email/locmem/0/html/"
+    assert f'sandbox="" referrerpolicy="no-referrer" src="{html_url}"' in html
     body = staff_client.get(f"{URL}email/locmem/0/html/")
     assert body.content.decode() == "<p>HTML <b>body</b></p>"
     assert body["Content-Security-Policy"].startswith("sandbox; default-src 'none';")

@@ -93,7 +93,8 @@ def test_email_list_unsubscribe_header_turns_off_the_next_send(
     assert (
         message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     )
-    match = re.fullmatch(r"<(https://app\.example\.com/.+)>", message.extra_headers["List-Unsubscribe"])
+    header = message.extra_headers["List-Unsubscribe"]
+    match = re.fullmatch(r"<(https://app\.example\.com/.+)>", header)
     assert match is not None
     url = match.group(1).removeprefix("https://app.example.com")
     assert client.post(url, ONE_CLICK).status_code == 200
