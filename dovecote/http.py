@@ -14,7 +14,13 @@ body). Everything else lives here:
   starts once the request has its turn (not while it waits for one);
 * the one mapping of failures: timeouts, connection errors, 408, 429 and 5xx
   are transient (with ``Retry-After`` honoured); other 4xx are permanent and
-  keep the provider's own error code and text.
+  keep the provider's own error code and text;
+* no redirect is followed: a webhook URL is validated before the request,
+  and a 3xx would send the request (and its answer) somewhere never
+  validated, so it is a permanent ``redirect`` failure whose text names
+  only the status;
+* error texts pass through :func:`dovecote.redaction.redact_text`, so no
+  URL with a secret reaches ``last_error``, an event or a log line.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from dovecote.failures import (
     FailureKind,
     classify_http_status,
 )
+from dovecote.redaction import redact_text
 from dovecote.results import RecipientResult
 from dovecote.sms.backends.base import BaseSmsBackend
 from dovecote.sms.message import Message
@@ -106,6 +113,17 @@ def parse_retry_after(
     if seconds != seconds:  # NaN
         return None
     return max(0.0, seconds)
+
+
+def exception_text(exc: BaseException) -> str:
+    """Return ``"ExceptionName: text"`` with every URL in it redacted."""
+    return redact_text(f"{type(exc).__name__}: {exc}")
+
+
+def error_excerpt(response: HttpResponse, limit: int = 200) -> str:
+    """Return the start of an error body, on one line, URLs redacted."""
+    text = " ".join(response.text().split())[:limit]
+    return redact_text(text) or f"HTTP {response.status}"
 
 
 def is_transient_status(status: int) -> bool:
@@ -302,7 +320,7 @@ class HttpBackend(BaseTransportBackend):
         Subclasses may override this to read the provider's error body; the
         default gives the HTTP status and the start of the body.
         """
-        return str(response.status), response.text()[:200]
+        return str(response.status), error_excerpt(response)
 
     # Result helpers --------------------------------------------------------
 
@@ -407,7 +425,7 @@ class HttpBackend(BaseTransportBackend):
             request = self.build_request(message, recipients)
         except Exception as exc:
             logger.exception("%s could not build a request", self.provider_name)
-            text = f"{type(exc).__name__}: {exc}"
+            text = exception_text(exc)
             return [
                 self.failure(r, "request_error", text, exception=exc)
                 for r in recipients
@@ -426,7 +444,8 @@ class HttpBackend(BaseTransportBackend):
                 for r in recipients
             ]
         except aiohttp.ClientError as exc:
-            text = f"{type(exc).__name__}: {exc}"
+            # aiohttp's texts may quote the URL, secret and all.
+            text = exception_text(exc)
             return [
                 self.failure(
                     r, "connection_error", text, is_transient=True, exception=exc
@@ -436,7 +455,7 @@ class HttpBackend(BaseTransportBackend):
         except Exception as exc:
             # Never let one request's surprise abort the rest of the batch.
             logger.exception("%s request failed unexpectedly", self.provider_name)
-            text = f"{type(exc).__name__}: {exc}"
+            text = exception_text(exc)
             return [
                 self.failure(r, "request_error", text, exception=exc)
                 for r in recipients
@@ -459,6 +478,8 @@ class HttpBackend(BaseTransportBackend):
                 data=request.data,
                 json=request.json,
                 headers=headers,
+                # Only the validated URL is ever called; see _map_response.
+                allow_redirects=False,
             ) as resp,
         ):
             body = await resp.read()
@@ -468,11 +489,22 @@ class HttpBackend(BaseTransportBackend):
         self, message: Any, recipients: list[str], response: HttpResponse
     ) -> list[RecipientResult]:
         status = response.status
+        if 300 <= status < 400:
+            # Neither the Location nor the body is shown: both come from
+            # wherever the redirect pointed, not from the provider's answer.
+            text = (
+                f"{self.provider_name} answered HTTP {status} (a redirect); "
+                "redirects are not followed"
+            )
+            return [
+                self.failure(r, "redirect", text, http_status=status)
+                for r in recipients
+            ]
         if 200 <= status < 300:
             try:
                 results = self.parse_response(message, recipients, response)
             except (ValueError, KeyError, TypeError) as exc:
-                text = f"Unreadable {status} answer: {type(exc).__name__}: {exc}"
+                text = f"Unreadable {status} answer: {exception_text(exc)}"
                 return [
                     self.failure(
                         r, "bad_response", text, http_status=status, exception=exc
@@ -486,9 +518,10 @@ class HttpBackend(BaseTransportBackend):
         try:
             code, text = self.parse_error(response)
         except (ValueError, KeyError, TypeError):
-            code, text = str(status), response.text()[:200]
+            code, text = str(status), error_excerpt(response)
         is_transient = is_transient_status(status)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        text = redact_text(text)
         return [
             self.failure(
                 r,

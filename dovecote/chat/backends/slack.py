@@ -80,13 +80,24 @@ class ChatBackend(HttpBackend, BaseChatBackend):
         text = response.text().strip()
         if text == "ok":
             return [self.success(url)]
-        # A 2xx that is not "ok" is not a webhook answer (a proxy, a redirect
-        # target): report it rather than count it as posted.
-        return [self.failure(url, "unexpected_response", text[:200] or "(empty)")]
+        # A 2xx that is not "ok" is not Slack's answer (a proxy, a captive
+        # portal): report it, without copying what it said.
+        return [
+            self.failure(
+                url,
+                "unexpected_response",
+                f'HTTP {response.status} without Slack\'s "ok" '
+                f"({len(response.body)} bytes not shown)",
+            )
+        ]
 
     def parse_error(self, response: HttpResponse) -> tuple[str, str]:
         """Return Slack's error code (the body) and what it means."""
         code = response.text().strip()
         if not code or len(code) > 64 or not code.replace("_", "").isalnum():
-            return str(response.status), code[:200] or f"HTTP {response.status}"
+            # Not one of Slack's error codes: not shown.
+            return str(response.status), (
+                f"HTTP {response.status} without a Slack error code "
+                f"({len(response.body)} bytes not shown)"
+            )
         return code, ERROR_TEXTS.get(code, code)
