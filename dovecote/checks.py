@@ -142,7 +142,7 @@ def check_unsubscribe_base_url(
 ) -> list[checks.CheckMessage]:
     """Warn when email goes out with no usable base URL for its unsubscribe links."""
     from dovecote.channels import get_channels
-    from dovecote.tokens import is_https_url
+    from dovecote.redaction import is_https_url
 
     try:
         channels = get_channels()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["ELLIPSIS", "redact_text", "redact_url"]
+__all__ = ["ELLIPSIS", "is_https_url", "redact_text", "redact_url"]
 
 #: What stands for the part of a URL that is not shown.
 ELLIPSIS = "…"
@@ -55,6 +55,19 @@ def redact_url(url: str) -> str:
     elif parts.path.strip("/") or parts.query or parts.fragment or "@" in parts.netloc:
         shown += f"/{ELLIPSIS}"
     return shown
+
+
+def is_https_url(url: str) -> bool:
+    """Return True if ``url`` is an absolute https URL with a host.
+
+    The one test of a URL put in front of other programs (an email's
+    ``List-Unsubscribe``, ``DOVECOTE_BASE_URL``).
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() == "https" and bool(parts.hostname)
 
 
 def redact_text(text: str) -> str:

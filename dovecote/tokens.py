@@ -29,7 +29,6 @@ from dovecote.conf import setting
 __all__ = [
     "UnsubscribeTarget",
     "absolute_url",
-    "is_https_url",
     "preferences_url",
     "read_unsubscribe_token",
     "unsubscribe_token",
@@ -57,17 +56,6 @@ class UnsubscribeTarget:
     def is_user(self) -> bool:
         """Return True if the token belongs to a user (not an on-demand one)."""
         return self.user_pk is not None
-
-
-def is_https_url(url: str) -> bool:
-    """Return True if ``url`` is an absolute https URL with a host."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() == "https" and bool(parts.hostname)
 
 
 def absolute_url(path: str) -> str:

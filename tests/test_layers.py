@@ -44,6 +44,7 @@ LAYER_OF = {
     "dovecote.exceptions": "base",
     "dovecote.signals": "base",
     "dovecote.types": "base",
+    "dovecote.redaction": "base",
     # low level: rendering, the transport base (and its result type), dev backends
     "dovecote.rendering": "low level",
     "dovecote.transport": "low level",

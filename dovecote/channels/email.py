@@ -16,7 +16,7 @@ from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.exceptions import InvalidAddress
 from dovecote.failures import FailureKind, classify_exception
 from dovecote.notifications.rendering import collapse_line
-from dovecote.tokens import is_https_url
+from dovecote.redaction import is_https_url
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
