@@ -4,6 +4,7 @@ import pytest
 
 from dovecote import Recipient, send_notification
 from dovecote.channels import get_channel
+from dovecote.chat.escaping import slack_escape
 from dovecote.exceptions import RenderError
 from dovecote.models import Delivery
 from dovecote.notifications.base import Notification
@@ -83,7 +84,9 @@ def test_list_template_blocks_are_posted_with_the_text_fallback(slack):
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f"*Customer:* {CUSTOMER}\n*Note:* {NOTE}",
+                # Slack's escaping (& < >) in mrkdwn: "<ada@...>" is no link.
+                "text": f"*Customer:* {slack_escape(CUSTOMER)}\n*Note:* "
+                f"{slack_escape(NOTE)}",
             },
             "accessory": {
                 "type": "button",
@@ -97,7 +100,7 @@ def test_list_template_blocks_are_posted_with_the_text_fallback(slack):
         (
             "shipping",
             {
-                "text": f"Order 42 shipped to {CUSTOMER}.",
+                "text": f"Order 42 shipped to {slack_escape(CUSTOMER)}.",
                 "blocks": expected_blocks,
             },
         )
@@ -124,7 +127,10 @@ def test_object_template_with_a_loop_renders_in_the_recipients_language(slack):
         },
         {"type": "divider"},
         *(
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"{n}. {item}"}}
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"{n}. {slack_escape(item)}"},
+            }
             for n, item in enumerate(items, 1)
         ),
     ]

@@ -43,16 +43,24 @@ class SlackWebhookChannel(Channel):
         return validate_webhook_url(address.strip())
 
     def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
-        """Render ``slack-webhook.txt`` and the blocks.
+        """Render ``slack-webhook.txt`` and the blocks, escaped for Slack.
 
-        The context's ``slack_blocks`` win over ``slack-webhook.json``, which
-        is then not rendered.
+        The text and the mrkdwn text fields of ``slack-webhook.json`` are
+        escaped as Slack documents (``&``, ``<``, ``>``), except what the
+        tags of ``{% load dovecote_slack %}`` or ``mark_slack_safe()``
+        inserted (see :mod:`dovecote.chat.escaping`). The context's
+        ``slack_blocks`` (built in Python) win over ``slack-webhook.json``,
+        which is then not rendered; they are posted as given.
         """
-        text = self.render_template(notification, "slack-webhook.txt", context).strip()
-        data: dict[str, Any] = {}
-        blocks = context.get("slack_blocks")
-        if not blocks:
-            blocks = self.render_blocks(notification, context)
+        from dovecote.chat.escaping import finish, finish_blocks, marking
+
+        with marking() as nonce:
+            text = self.render_template(notification, "slack-webhook.txt", context)
+            text = finish(text.strip(), nonce)
+            data: dict[str, Any] = {}
+            blocks = context.get("slack_blocks")
+            if not blocks:
+                blocks = finish_blocks(self.render_blocks(notification, context), nonce)
         if blocks:
             data["blocks"] = list(blocks)
         return Rendered(body=text, data=data)
