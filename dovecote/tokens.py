@@ -1,13 +1,17 @@
 """Signed links: one-click unsubscribe tokens and the preference centre URL.
 
 An unsubscribe token names one notification type, one channel and one
-recipient (a user, or an on-demand protocol and address). The payload is
-sealed, not just signed: it is encrypted with a keystream derived from
-``SECRET_KEY`` (HMAC-SHA256 in counter mode, with a random nonce) so that
-neither the user's primary key nor the address shows in the link, and then
-signed and timestamped with :mod:`django.core.signing`, so that it cannot be
-altered to reach another user or type and runs out after
-``DOVECOTE_UNSUBSCRIBE_MAX_AGE`` seconds.
+recipient (a user, or an on-demand protocol and address). It is a Fernet
+token (:mod:`cryptography.fernet`: AES-128-CBC with a random IV, then
+HMAC-SHA256 over version, timestamp, IV and ciphertext), keyed from
+``SECRET_KEY`` (and ``SECRET_KEY_FALLBACKS`` when read): neither the user's
+primary key nor the address shows in the link, it cannot be altered to
+reach another user or type, and it runs out
+``DOVECOTE_UNSUBSCRIBE_MAX_AGE`` seconds after its timestamp.
+
+Links sent before (format 1: a payload sealed with an HMAC-SHA256
+keystream, then signed with :mod:`django.core.signing`) are still read
+until they run out; only format 2 is written.
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 
 from dovecote.conf import setting
 
@@ -36,9 +42,12 @@ __all__ = [
 ]
 
 _SALT = "dovecote.tokens.unsubscribe"
-_SEP = "."  # Not in the URL-safe base64 alphabet, unlike signing's ":".
-_NONCE_BYTES = 8
-_VERSION = 1
+#: The payload's version: 2 is the Fernet format (1, the legacy one).
+_VERSION = 2
+# Format 1 (read only): signing's separator and the keystream's nonce.
+_LEGACY_SEP = "."
+_LEGACY_NONCE_BYTES = 8
+_LEGACY_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -118,10 +127,8 @@ def unsubscribe_token(
             )
         payload += ["a", protocol or _protocol_of(channel), address]
     plain = json.dumps(payload, separators=(",", ":")).encode()
-    nonce = secrets.token_bytes(_NONCE_BYTES)
-    sealed = nonce + _xor(plain, _keystream(settings.SECRET_KEY, nonce, len(plain)))
-    value = base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
-    return _signer(settings.SECRET_KEY).sign(value)
+    # Fernet's base64 padding is dropped: "=" needs no room in a URL.
+    return _fernet([settings.SECRET_KEY]).encrypt(plain).decode().rstrip("=")
 
 
 def read_unsubscribe_token(token: str) -> UnsubscribeTarget:
@@ -130,51 +137,49 @@ def read_unsubscribe_token(token: str) -> UnsubscribeTarget:
     Raise :class:`django.core.signing.SignatureExpired` if it is older than
     ``DOVECOTE_UNSUBSCRIBE_MAX_AGE``, and
     :class:`django.core.signing.BadSignature` if it was altered or is not
-    a token at all.
+    a token at all. Tokens made with ``SECRET_KEY_FALLBACKS`` keys, and
+    tokens of the legacy format 1, are read too.
     """
-    max_age = setting("DOVECOTE_UNSUBSCRIBE_MAX_AGE")
     keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    expired: signing.SignatureExpired | None = None
-    for key in keys:
-        try:
-            value = _signer(key).unsign(token, max_age=max_age)
-        except signing.SignatureExpired as exc:
-            expired = exc
-            continue
-        except signing.BadSignature:
-            continue
-        return _open(key, value)
-    if expired is not None:
-        raise expired
-    raise signing.BadSignature("The unsubscribe link is not valid.")
-
-
-def _signer(key: str) -> signing.TimestampSigner:
-    return signing.TimestampSigner(key=key, salt=_SALT, sep=_SEP, fallback_keys=[])
-
-
-def _keystream(key: str, nonce: bytes, length: int) -> bytes:
-    secret = hashlib.sha256(f"{_SALT}.seal{key}".encode()).digest()
-    blocks = []
-    for counter in range(length // 32 + 1):
-        block = nonce + counter.to_bytes(4, "big")
-        blocks.append(hmac.new(secret, block, hashlib.sha256).digest())
-    return b"".join(blocks)[:length]
-
-
-def _xor(data: bytes, stream: bytes) -> bytes:
-    return bytes(a ^ b for a, b in zip(data, stream, strict=True))
-
-
-def _open(key: str, value: str) -> UnsubscribeTarget:
+    max_age = setting("DOVECOTE_UNSUBSCRIBE_MAX_AGE")
+    if _LEGACY_SEP in token:
+        return _read_legacy(token, keys, max_age)
+    data = (token + "=" * (-len(token) % 4)).encode()
+    fernet = _fernet(keys)
     try:
-        sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        nonce, body = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-        payload = json.loads(_xor(body, _keystream(key, nonce, len(body))))
+        plain = fernet.decrypt(data)
+        made = fernet.extract_timestamp(data)
+    except (InvalidToken, ValueError, TypeError) as exc:
+        raise signing.BadSignature("The unsubscribe link is not valid.") from exc
+    if max_age is not None and time.time() - made > float(max_age):
+        raise signing.SignatureExpired("The unsubscribe link has expired.")
+    return _target(plain, _VERSION)
+
+
+def _fernet(keys: list[Any]) -> MultiFernet:
+    # One Fernet key (32 bytes: signing and encryption halves) per secret,
+    # derived with Django's salted HMAC so the secret is never used as is.
+    return MultiFernet(
+        [
+            Fernet(
+                base64.urlsafe_b64encode(
+                    salted_hmac(
+                        _SALT, "fernet", secret=key, algorithm="sha256"
+                    ).digest()
+                )
+            )
+            for key in keys
+        ]
+    )
+
+
+def _target(plain: bytes, expected_version: int) -> UnsubscribeTarget:
+    try:
+        payload = json.loads(plain)
         version, notification, channel, kind, *rest = payload
     except (ValueError, TypeError) as exc:
         raise signing.BadSignature("The unsubscribe link is malformed.") from exc
-    if version != _VERSION:
+    if version != expected_version:
         raise signing.BadSignature("The unsubscribe link is from another version.")
     if kind == "u" and len(rest) == 1:
         return UnsubscribeTarget(str(notification), str(channel), user_pk=str(rest[0]))
@@ -183,6 +188,45 @@ def _open(key: str, value: str) -> UnsubscribeTarget:
             str(notification), str(channel), protocol=str(rest[0]), address=str(rest[1])
         )
     raise signing.BadSignature("The unsubscribe link is malformed.")
+
+
+# Format 1, read only. Remove once DOVECOTE_UNSUBSCRIBE_MAX_AGE has passed
+# since the release that stopped writing it (all such links have run out).
+
+
+def _read_legacy(token: str, keys: list[Any], max_age: Any) -> UnsubscribeTarget:
+    expired: signing.SignatureExpired | None = None
+    for key in keys:
+        signer = signing.TimestampSigner(
+            key=key, salt=_SALT, sep=_LEGACY_SEP, fallback_keys=[]
+        )
+        try:
+            value = signer.unsign(token, max_age=max_age)
+        except signing.SignatureExpired as exc:
+            expired = exc
+            continue
+        except signing.BadSignature:
+            continue
+        try:
+            sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        except ValueError as exc:
+            raise signing.BadSignature("The unsubscribe link is malformed.") from exc
+        nonce, body = sealed[:_LEGACY_NONCE_BYTES], sealed[_LEGACY_NONCE_BYTES:]
+        stream = _legacy_keystream(key, nonce, len(body))
+        plain = bytes(a ^ b for a, b in zip(body, stream, strict=True))
+        return _target(plain, _LEGACY_VERSION)
+    if expired is not None:
+        raise expired
+    raise signing.BadSignature("The unsubscribe link is not valid.")
+
+
+def _legacy_keystream(key: str, nonce: bytes, length: int) -> bytes:
+    secret = hashlib.sha256(f"{_SALT}.seal{key}".encode()).digest()
+    blocks = []
+    for counter in range(length // 32 + 1):
+        block = nonce + counter.to_bytes(4, "big")
+        blocks.append(hmac.new(secret, block, hashlib.sha256).digest())
+    return b"".join(blocks)[:length]
 
 
 def _protocol_of(channel: str) -> str:
