@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
@@ -35,6 +36,7 @@ from dovecote.models import (
     Suppression,
 )
 from dovecote.models.address import blocks
+from dovecote.redaction import redact_text
 
 #: Statuses from which "Resend" makes a new Delivery. Queued and sending
 #: ones are still in flight; skipped ones were held back on purpose
@@ -165,7 +167,7 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
         "notification",
         "recipient_display",
         "channel",
-        "address",
+        "address_display",
         "status",
         "attempts",
         "created_at",
@@ -200,8 +202,8 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
                     "channel",
                     "protocol",
                     "user",
-                    "recipient",
-                    "address",
+                    "recipient_display",
+                    "address_display",
                     "language",
                     "status",
                     "skip_reason",
@@ -243,6 +245,8 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
         ),
     )
     readonly_fields = (
+        "recipient_display",
+        "address_display",
         "resent_from",
         "body_text",
         "html_preview",
@@ -273,7 +277,12 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
         """Return the user, or the on-demand recipient's text."""
         if obj.user_id is not None and obj.user is not None:
             return str(obj.user)
-        return obj.recipient
+        return redact_text(obj.recipient)
+
+    @admin.display(description=_("address"), ordering="address")
+    def address_display(self, obj: Delivery) -> str:
+        """Return the address; a URL (a webhook: a secret) redacted."""
+        return redact_text(obj.address)
 
     @admin.display(description=_("body"))
     def body_text(self, obj: Delivery) -> SafeString:
@@ -461,14 +470,44 @@ def resend_deliveries(
     return result
 
 
+class SecretAddressForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Never put a stored webhook URL (a secret) back into the page.
+
+    For an address that is a URL, the field starts empty, shows the URL
+    redacted as its placeholder, and keeps the stored URL unless a new one
+    is typed.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        stored = getattr(self.instance, "address", "") or ""
+        if self.instance.pk and "://" in stored and "address" in self.fields:
+            field = self.fields["address"]
+            field.required = False
+            field.widget = forms.PasswordInput(
+                render_value=False, attrs={"placeholder": redact_text(stored)}
+            )
+            field.help_text = _(
+                "Hidden: a webhook URL is a secret. Leave empty to keep it, "
+                "or type a new URL to replace it."
+            )
+
+    def clean_address(self) -> str:
+        value = str(self.cleaned_data.get("address") or "").strip()
+        if not value and self.instance.pk:
+            return str(self.instance.address)
+        return value
+
+
 @admin.register(Address)
 class AddressAdmin(admin.ModelAdmin[Address]):
     """Addresses of users, one per protocol and address."""
 
+    form = SecretAddressForm
     list_display = (
         "user",
         "protocol",
-        "address",
+        "address_display",
         "verified",
         "active",
         "deactivated_reason",
@@ -480,14 +519,20 @@ class AddressAdmin(admin.ModelAdmin[Address]):
     raw_id_fields = ("user",)
     readonly_fields = ("created_at", "updated_at")
 
+    @admin.display(description=_("address"), ordering="address")
+    def address_display(self, obj: Address) -> str:
+        """Return the address; a URL (a webhook: a secret) redacted."""
+        return redact_text(obj.address)
+
 
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin[Suppression]):
     """Addresses not to send to, for one notification or all."""
 
+    form = SecretAddressForm
     list_display = (
         "protocol",
-        "address",
+        "address_display",
         "notification_display",
         "channel",
         "reason",
@@ -497,6 +542,11 @@ class SuppressionAdmin(admin.ModelAdmin[Suppression]):
     search_fields = ("address", "reason")
     readonly_fields = ("created_at",)
     actions = ("lift",)
+
+    @admin.display(description=_("address"), ordering="address")
+    def address_display(self, obj: Suppression) -> str:
+        """Return the address; a URL (a webhook: a secret) redacted."""
+        return redact_text(obj.address)
 
     @admin.display(description=_("notification"), ordering="notification")
     def notification_display(self, obj: Suppression) -> str:

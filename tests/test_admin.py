@@ -447,3 +447,61 @@ def test_lifting_needs_the_delete_permission(client):
     )
     assert Suppression.objects.filter(pk=row.pk).exists()
     assert response.status_code in (200, 302)
+
+
+SLACK_URL = "https://hooks.slack.com/services/T0001/B0002/AdminSecret123"
+
+
+def test_admin_never_shows_a_webhook_url_in_full(client, superuser):
+    alice = User.objects.create_user("alice")
+    address = Address.objects.create(
+        user=alice, protocol="slack-webhook", address=SLACK_URL
+    )
+    Suppression.objects.create(protocol="slack-webhook", address=SLACK_URL)
+    delivery = make_delivery(
+        channel="slack-webhook",
+        protocol="slack-webhook",
+        address=SLACK_URL,
+        recipient=f"slack-webhook:{SLACK_URL}",
+        user=None,
+    )
+    pages = [
+        reverse("admin:dovecote_delivery_changelist"),
+        reverse("admin:dovecote_delivery_change", args=[delivery.pk]),
+        reverse("admin:dovecote_address_changelist"),
+        reverse("admin:dovecote_address_change", args=[address.pk]),
+        reverse("admin:dovecote_address_delete", args=[address.pk]),
+        reverse("admin:dovecote_suppression_changelist"),
+    ]
+    for url in pages:
+        page = client.get(url).content.decode()
+        assert "AdminSecret123" not in page, url
+        assert "B0002" not in page, url
+    assert "https://hooks.slack.com/services/…" in client.get(pages[0]).content.decode()
+    # Searching by the full URL still finds it.
+    found = client.get(pages[2], {"q": SLACK_URL})
+    assert [a.pk for a in found.context["cl"].result_list] == [address.pk]
+
+
+def test_saving_an_address_form_keeps_the_hidden_webhook_url(client, superuser):
+    alice = User.objects.create_user("alice")
+    address = Address.objects.create(
+        user=alice, protocol="slack-webhook", address=SLACK_URL
+    )
+    url = reverse("admin:dovecote_address_change", args=[address.pk])
+    form = {
+        "user": alice.pk,
+        "protocol": "slack-webhook",
+        "address": "",
+        "verified": "on",
+        "active": "on",
+        "deactivated_reason": "",
+    }
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    address.refresh_from_db()
+    assert address.address == SLACK_URL and address.verified
+    new_url = "https://hooks.slack.com/services/T0001/B0002/NewSecret"
+    client.post(url, {**form, "address": new_url})
+    address.refresh_from_db()
+    assert address.address == new_url

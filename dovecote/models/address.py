@@ -18,6 +18,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from dovecote.redaction import redact_text
+
 logger = logging.getLogger("dovecote.delivery")
 
 #: The longest reason stored (``Suppression.reason``, ``deactivated_reason``).
@@ -90,7 +92,7 @@ class Address(models.Model):
         indexes = [models.Index(fields=["protocol", "address"])]
 
     def __str__(self) -> str:
-        return f"{self.protocol}:{self.address}"
+        return f"{self.protocol}:{redact_text(self.address)}"
 
 
 class SuppressionQuerySet(models.QuerySet["Suppression"]):
@@ -220,4 +222,5 @@ class Suppression(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.protocol}:{self.address} ({self.notification or 'all'})"
+        address = redact_text(self.address)
+        return f"{self.protocol}:{address} ({self.notification or 'all'})"

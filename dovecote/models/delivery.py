@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from dovecote.redaction import redact_text
+
 
 class DeliveryStatus(models.TextChoices):
     """Where a Delivery stands: ``queued → sending → sent → delivered``."""
@@ -129,7 +131,8 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.notification} → {self.recipient} [{self.channel}]"
+        # A webhook URL is a secret: shown redacted wherever str() goes.
+        return redact_text(f"{self.notification} → {self.recipient} [{self.channel}]")
 
 
 class DeliveryEvent(models.Model):
