@@ -121,12 +121,15 @@ def test_posts_to_a_slack_webhook(transactional_db, settings, tmp_path):
     (tmp_path / "dovecote" / "cmd-security-alert" / "slack-webhook.txt").write_text(
         "Alert: {{ what }}"
     )
-    run(
+    output = run(
         "sendtestnotification", "cmd-security-alert",
         "--slack-webhook", "https://hooks.slack.com/services/T000/B000/XXXX",
         "--context", '{"what": "new login"}',
     )  # fmt: skip
     assert [m.text for m in dovecote.chat.outbox] == ["Alert: new login"]
+    # The webhook URL is a secret: the report shows it redacted.
+    assert "XXXX" not in output and "B000" not in output
+    assert "https://hooks.slack.com/services/…" in output
 
 
 def test_channel_option_narrows_the_channels(alice):

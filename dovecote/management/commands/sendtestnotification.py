@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from dovecote.exceptions import DovecoteError
 from dovecote.notifications.dispatch import SkipReason
+from dovecote.redaction import redact_text
 
 
 class Command(BaseCommand):
@@ -140,13 +141,14 @@ class Command(BaseCommand):
                 status = entry.status
             if is_dry_run and status == "queued":
                 status = "would send"
+            # Webhook URLs are secrets: every cell goes through one rule.
             rows.append(
                 [
-                    self.who(entry.recipient),
+                    redact_text(self.who(entry.recipient)),
                     entry.channel,
-                    self.address(entry),
+                    redact_text(self.address(entry)),
                     status,
-                    why,
+                    redact_text(why or ""),
                 ]
             )
         if not rows:
