@@ -27,6 +27,7 @@ from dovecote.conf import setting
 from dovecote.delivery.ratelimit import rate_limit_for, reserve
 from dovecote.delivery.retry import max_attempts, retry_delay
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
+from dovecote.redaction import redact_text
 from dovecote.signals import post_deliver, pre_deliver
 
 logger = logging.getLogger("dovecote.delivery")
@@ -173,7 +174,8 @@ def record_outcomes(
             delivery.last_error = ""
             delivery.error_code = ""
         else:
-            delivery.last_error = outcome.error
+            # Whatever the channel said, no URL (a webhook secret) is kept.
+            delivery.last_error = redact_text(outcome.error)
             delivery.error_code = outcome.error_code
             if outcome.is_transient and delivery.attempts < limit:
                 delivery.status = DeliveryStatus.QUEUED
@@ -187,7 +189,8 @@ def record_outcomes(
                 delivery.failed_at = now
                 if outcome.is_transient:
                     delivery.last_error = (
-                        f"{outcome.error} (gave up after {delivery.attempts} attempts)"
+                        f"{delivery.last_error} (gave up after "
+                        f"{delivery.attempts} attempts)"
                     )
         events.append(
             DeliveryEvent(

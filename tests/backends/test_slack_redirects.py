@@ -96,3 +96,31 @@ def test_aiohttp_error_texts_do_not_leak_the_url():
     assert "XXXXSECRET" not in text
     assert text.startswith("TooManyRedirects: ")
     assert "https://hooks.slack.com/services/…" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redirect_leaves_no_secret_in_the_delivery_log(
+    fake_slack, internal, settings
+):
+    from dovecote import Recipient, send_notification
+    from dovecote.models import Delivery, DeliveryEvent
+
+    settings.CHAT_BACKEND = BACKEND
+    url = fake_slack.webhook_url()
+    secret = url.rsplit("/", 1)[1]
+    location = f"{internal.base_url}/{secret}"
+    fake_slack.fail_next(
+        1, status=302, body="see there", headers={"Location": location}
+    )
+    send_notification(
+        "order-shipped", Recipient(slack_webhook=url), {"order": "A-1"},
+        channels=["slack-webhook"],
+    )  # fmt: skip
+    row = Delivery.objects.get()
+    assert row.status == "failed"
+    assert row.error_code == "redirect"
+    assert internal.count == 0
+    details = [e.detail for e in DeliveryEvent.objects.filter(delivery=row)]
+    for text in [row.last_error, *details, str(row)]:
+        assert secret not in text
+        assert INTERNAL_BODY not in text and "see there" not in text
