@@ -120,6 +120,22 @@ def exception_text(exc: BaseException) -> str:
     return redact_text(f"{type(exc).__name__}: {exc}")
 
 
+class RedactedError(Exception):
+    """Stands for an exception whose text quoted a URL; the text is redacted.
+
+    Kept as the ``__cause__`` of the error a backend raises, so that a logged
+    traceback cannot show a webhook URL either.
+    """
+
+
+def redacted(exc: BaseException) -> BaseException:
+    """Return ``exc``, or a :class:`RedactedError` if its text quotes a URL."""
+    text = exception_text(exc)
+    if text == f"{type(exc).__name__}: {exc}":
+        return exc
+    return RedactedError(text)
+
+
 def error_excerpt(response: HttpResponse, limit: int = 200) -> str:
     """Return the start of an error body, on one line, URLs redacted."""
     text = " ".join(response.text().split())[:limit]
@@ -427,7 +443,7 @@ class HttpBackend(BaseTransportBackend):
             logger.exception("%s could not build a request", self.provider_name)
             text = exception_text(exc)
             return [
-                self.failure(r, "request_error", text, exception=exc)
+                self.failure(r, "request_error", text, exception=redacted(exc))
                 for r in recipients
             ]
         try:
@@ -439,7 +455,7 @@ class HttpBackend(BaseTransportBackend):
                     "timeout",
                     f"No answer from {self.provider_name} within {self.timeout:g}s",
                     is_transient=True,
-                    exception=exc,
+                    exception=redacted(exc),
                 )
                 for r in recipients
             ]
@@ -457,7 +473,7 @@ class HttpBackend(BaseTransportBackend):
             logger.exception("%s request failed unexpectedly", self.provider_name)
             text = exception_text(exc)
             return [
-                self.failure(r, "request_error", text, exception=exc)
+                self.failure(r, "request_error", text, exception=redacted(exc))
                 for r in recipients
             ]
         return self._map_response(message, recipients, response)

@@ -124,3 +124,16 @@ def test_a_redirect_leaves_no_secret_in_the_delivery_log(
     for text in [row.last_error, *details, str(row)]:
         assert secret not in text
         assert INTERNAL_BODY not in text and "see there" not in text
+
+
+def test_an_exception_kept_as_cause_does_not_quote_the_url():
+    from dovecote.http import RedactedError, redacted
+
+    secret_url = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+    leaky = aiohttp.InvalidURL(secret_url)
+    kept = redacted(leaky)
+    assert isinstance(kept, RedactedError)
+    assert "XXXXSECRET" not in str(kept)
+    assert "InvalidURL" in str(kept)
+    harmless = TimeoutError("no answer")
+    assert redacted(harmless) is harmless
