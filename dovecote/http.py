@@ -464,7 +464,11 @@ class HttpBackend(BaseTransportBackend):
             text = exception_text(exc)
             return [
                 self.failure(
-                    r, "connection_error", text, is_transient=True, exception=exc
+                    r,
+                    "connection_error",
+                    text,
+                    is_transient=True,
+                    exception=redacted(exc),
                 )
                 for r in recipients
             ]
@@ -523,7 +527,11 @@ class HttpBackend(BaseTransportBackend):
                 text = f"Unreadable {status} answer: {exception_text(exc)}"
                 return [
                     self.failure(
-                        r, "bad_response", text, http_status=status, exception=exc
+                        r,
+                        "bad_response",
+                        text,
+                        http_status=status,
+                        exception=redacted(exc),
                     )
                     for r in recipients
                 ]
