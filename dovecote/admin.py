@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -37,6 +37,22 @@ from dovecote.models import (
 )
 from dovecote.models.address import blocks
 from dovecote.redaction import redact_text
+
+# The admin classes are generic only for type checkers: subscripting them at
+# run time needs django_stubs_ext.monkeypatch(), which dovecote does not
+# depend on (Django's own classes are not subscriptable).
+if TYPE_CHECKING:
+    _DeliveryEventInline = admin.TabularInline[DeliveryEvent, Delivery]
+    _DeliveryAdmin = admin.ModelAdmin[Delivery]
+    _AddressAdmin = admin.ModelAdmin[Address]
+    _SuppressionAdmin = admin.ModelAdmin[Suppression]
+    _PreferenceAdmin = admin.ModelAdmin[Preference]
+    _GroupPreferenceAdmin = admin.ModelAdmin[GroupPreference]
+    _InboxMessageAdmin = admin.ModelAdmin[InboxMessage]
+else:
+    _DeliveryEventInline = admin.TabularInline
+    _DeliveryAdmin = _AddressAdmin = _SuppressionAdmin = admin.ModelAdmin
+    _PreferenceAdmin = _GroupPreferenceAdmin = _InboxMessageAdmin = admin.ModelAdmin
 
 #: Statuses from which "Resend" makes a new Delivery. Queued and sending
 #: ones are still in flight; skipped ones were held back on purpose
@@ -131,7 +147,7 @@ class NotificationListFilter(admin.SimpleListFilter):
         return queryset
 
 
-class DeliveryEventInline(admin.TabularInline[DeliveryEvent, Delivery]):
+class DeliveryEventInline(_DeliveryEventInline):
     """The status history of one Delivery, read-only."""
 
     model = DeliveryEvent
@@ -159,7 +175,7 @@ class DeliveryEventInline(admin.TabularInline[DeliveryEvent, Delivery]):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin[Delivery]):
+class DeliveryAdmin(_DeliveryAdmin):
     """The delivery log: filter, search, read one delivery, resend."""
 
     list_display = (
@@ -500,7 +516,7 @@ class SecretAddressForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(Address)
-class AddressAdmin(admin.ModelAdmin[Address]):
+class AddressAdmin(_AddressAdmin):
     """Addresses of users, one per protocol and address."""
 
     form = SecretAddressForm
@@ -526,7 +542,7 @@ class AddressAdmin(admin.ModelAdmin[Address]):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin[Suppression]):
+class SuppressionAdmin(_SuppressionAdmin):
     """Addresses not to send to, for one notification or all."""
 
     form = SecretAddressForm
@@ -578,7 +594,7 @@ class SuppressionAdmin(admin.ModelAdmin[Suppression]):
 
 
 @admin.register(Preference)
-class PreferenceAdmin(admin.ModelAdmin[Preference]):
+class PreferenceAdmin(_PreferenceAdmin):
     """Users' own choices, per notification and channel."""
 
     list_display = ("user", "notification", "channel", "enabled", "updated_at")
@@ -589,7 +605,7 @@ class PreferenceAdmin(admin.ModelAdmin[Preference]):
 
 
 @admin.register(GroupPreference)
-class GroupPreferenceAdmin(admin.ModelAdmin[GroupPreference]):
+class GroupPreferenceAdmin(_GroupPreferenceAdmin):
     """Defaults for members of a group; a user's own preference wins."""
 
     list_display = ("group", "notification", "channel", "enabled", "updated_at")
@@ -622,7 +638,7 @@ class ReadListFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboxMessage)
-class InboxMessageAdmin(admin.ModelAdmin[InboxMessage]):
+class InboxMessageAdmin(_InboxMessageAdmin):
     """In-app messages shown in users' inboxes."""
 
     list_display = ("user", "notification", "subject", "created_at", "is_read")

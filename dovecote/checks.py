@@ -10,6 +10,14 @@
 - ``dovecote.W020``: ``DOVECOTE_DEV_OUTBOX_PUBLIC`` opens the dev outbox to anyone.
 - ``dovecote.W021``: email is sent but ``DOVECOTE_BASE_URL`` is not an absolute
   https URL, so emails carry no ``List-Unsubscribe`` header.
+- ``dovecote.E030``: neither ``django.tasks`` nor the ``django-tasks``
+  backport is installed.
+- ``dovecote.W030``: on Django 6, the task backend dovecote uses is the
+  backport's (two task registries; use ``django.tasks.backends...``).
+- ``dovecote.E031``: an email channel names a mailer that ``MAILERS`` does
+  not define (Django 6.1).
+- ``dovecote.E032``: an email channel names a mailer on a Django without
+  ``MAILERS`` (before 6.1).
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         return errors
     for channel in channels.values():
         for path in channel.backends:
+            if path.startswith("mailer:"):
+                continue  # checked by check_mailers
             try:
                 import_string(path)
             except ImportError as exc:
@@ -164,3 +174,88 @@ def check_unsubscribe_base_url(
             id="dovecote.W021",
         )
     ]
+
+
+@checks.register("dovecote")
+def check_tasks_api(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Check that a Tasks API is importable, and the right one is configured."""
+    from dovecote.compat import DJANGO_6, TASKS_API_MISSING, TASKS_BACKPORT, tasks_api
+
+    if tasks_api() is None:
+        return [
+            checks.Error(
+                TASKS_API_MISSING,
+                hint="pip install 'django-tasks>=0.12', or upgrade to Django 6.0+.",
+                id="dovecote.E030",
+            )
+        ]
+    if not DJANGO_6:
+        return []
+    from django.conf import settings
+
+    alias = setting("DOVECOTE_TASK_BACKEND")
+    path = str((getattr(settings, "TASKS", {}) or {}).get(alias, {}).get("BACKEND", ""))
+    if path.startswith(TASKS_BACKPORT + "."):
+        return [
+            checks.Warning(
+                f"TASKS[{alias!r}] uses {path!r}, a backend of the django-tasks "
+                "backport, but this Django has django.tasks, which dovecote uses.",
+                hint=f"Use {path.replace(TASKS_BACKPORT + '.', 'django.tasks.', 1)!r} "
+                "and drop 'django_tasks' from INSTALLED_APPS.",
+                id="dovecote.W030",
+            )
+        ]
+    return []
+
+
+@checks.register("dovecote")
+def check_mailers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check the mailer aliases that email channels name (Django 6.1)."""
+    from dovecote.channels import get_channels
+    from dovecote.channels.email import MAILER_PREFIX, EmailChannel
+    from dovecote.compat import HAS_MAILERS, mailers_configured
+
+    try:
+        channels = get_channels()
+    except ImproperlyConfigured:
+        return []  # reported by check_settings
+    errors: list[checks.CheckMessage] = []
+    if mailers_configured():
+        from django.conf import settings
+
+        known = list(settings.MAILERS)
+    else:
+        known = ["default"] if HAS_MAILERS else []
+    for channel in channels.values():
+        if not isinstance(channel, EmailChannel):
+            continue
+        named = [
+            t.removeprefix(MAILER_PREFIX)
+            for t in channel.backends
+            if t.startswith(MAILER_PREFIX)
+        ]
+        if channel.options.get("mailer"):
+            named.insert(0, str(channel.options["mailer"]))
+        for alias in named:
+            if not HAS_MAILERS:
+                errors.append(
+                    checks.Error(
+                        f"The channel {channel.name!r} names the mailer {alias!r}, "
+                        "but mailers (the MAILERS setting) need Django 6.1.",
+                        hint="Remove OPTIONS['mailer'] and 'mailer:' transports, "
+                        "or upgrade Django.",
+                        id="dovecote.E032",
+                    )
+                )
+            elif alias not in known:
+                errors.append(
+                    checks.Error(
+                        f"The channel {channel.name!r} names the mailer {alias!r}, "
+                        "which MAILERS does not define.",
+                        hint=f"Defined mailers: {', '.join(known) or 'none'}.",
+                        id="dovecote.E031",
+                    )
+                )
+    return errors

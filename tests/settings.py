@@ -6,6 +6,15 @@ database ``test``); the default is SQLite.
 
 import os
 from pathlib import Path
+from typing import Any
+
+import django
+
+# Django 6.0+ has the Tasks API built in; Django 5.2 uses the backport.
+# One or the other, never both: two registries would mean two backends.
+DJANGO_6 = django.VERSION >= (6, 0)
+# Django 6.1 configures email with MAILERS (EMAIL_BACKEND is deprecated).
+HAS_MAILERS = django.VERSION >= (6, 1)
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -25,7 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.sites",
-    "django_tasks",
+    *([] if DJANGO_6 else ["django_tasks"]),
     "dovecote",
     "tests.testapp",
 ]
@@ -78,9 +87,15 @@ else:
         }
     }
 
-TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+TASKS_MODULE = "django.tasks" if DJANGO_6 else "django_tasks"
+TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}}
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if HAS_MAILERS:
+    MAILERS: dict[str, dict[str, Any]] = {
+        "default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    }
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DEFAULT_FROM_EMAIL = "Dovecote <notify@example.com>"
 SMS_BACKEND = "dovecote.sms.backends.locmem.SmsBackend"
 DEFAULT_FROM_SMS = "+15005550006"

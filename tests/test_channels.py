@@ -9,6 +9,7 @@ from dovecote.channels import get_channel
 from dovecote.exceptions import InvalidAddress
 from dovecote.models import Delivery
 from dovecote.testing.fakes import free_port
+from tests.mailsettings import email_settings, email_transports
 from tests.smtp import SmtpSink
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -53,9 +54,7 @@ def test_email_over_real_smtp_maps_4xx_transient_and_5xx_permanent(smtp_sink):
         Recipient(email="ok2@example.com"),
     ]
     with override_settings(
-        EMAIL_BACKEND=SMTP_BACKEND,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_sink.port,
+        **email_settings(SMTP_BACKEND, host="127.0.0.1", port=smtp_sink.port),
         DOVECOTE_MAX_ATTEMPTS=5,
     ):
         send_notification("weekly-digest", people)
@@ -84,17 +83,18 @@ def test_email_over_real_smtp_maps_4xx_transient_and_5xx_permanent(smtp_sink):
 
 @pytest.mark.django_db(transaction=True)
 def test_email_fails_over_when_the_first_server_is_unreachable(dovecote_outbox):
+    mail_settings, transports, labels = email_transports(
+        (SMTP_BACKEND, {"host": "127.0.0.1", "port": free_port(), "timeout": 5}),
+        (LOCMEM_EMAIL, {}),
+    )
     with override_settings(
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=free_port(),
-        EMAIL_TIMEOUT=5,
-        DOVECOTE_CHANNELS=email_channels(SMTP_BACKEND, LOCMEM_EMAIL),
+        **mail_settings, DOVECOTE_CHANNELS=email_channels(*transports)
     ):
         send_notification(
             "weekly-digest", Recipient(email="ada@example.com"), channels=["email"]
         )
     (row,) = Delivery.objects.all()
-    assert (row.status, row.backend) == ("sent", LOCMEM_EMAIL)
+    assert (row.status, row.backend) == ("sent", labels[1])
     assert [m.to for m in dovecote_outbox.email] == [["ada@example.com"]]
 
 

@@ -4,6 +4,7 @@ import pytest
 from django.core import mail
 from django.test import override_settings
 
+from tests.mailsettings import email_settings
 from tests.smtp import SmtpSink
 
 
@@ -16,10 +17,12 @@ def smtp_sink():
 
 def test_smtp_backend_sends_multipart_message(smtp_sink):
     with override_settings(
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_sink.port,
-        EMAIL_USE_TLS=False,
+        **email_settings(
+            "django.core.mail.backends.smtp.EmailBackend",
+            host="127.0.0.1",
+            port=smtp_sink.port,
+            use_tls=False,
+        )
     ):
         message = mail.EmailMultiAlternatives(
             subject="Grüße from dovecote",

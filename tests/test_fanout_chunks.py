@@ -18,6 +18,7 @@ from dovecote.exceptions import InvalidAddress, RenderError
 from dovecote.models import Address, Delivery, Dispatch
 from dovecote.notifications import dispatch
 from dovecote.notifications.registry import unregister
+from tests.settings import TASKS_MODULE
 
 
 class FanoutChunks(Notification):
@@ -242,7 +243,7 @@ def test_send_at_is_passed_to_a_backend_that_can_defer(chunk_size, settings):
     from dovecote.delivery.tasks import backend
 
     settings.TASKS = {
-        "default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}
+        "default": {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}
     }
     backend().clear()
     later = timezone.now() + datetime.timedelta(hours=1)

@@ -4,8 +4,20 @@ import importlib
 
 import pytest
 
+import dovecote
 import dovecote.chat
 import dovecote.sms
+
+
+def test_dovecote_all():
+    # A change here is a change of the public API (docs/design): on purpose.
+    assert sorted(dovecote.__all__) == [
+        "Notification",
+        "Recipient",
+        "explain_notification",
+        "register",
+        "send_notification",
+    ]
 
 
 def test_sms_all():
@@ -54,10 +66,11 @@ def test_tracking_all():
     ]
 
 
-@pytest.mark.parametrize("module", [dovecote.sms, dovecote.chat])
+@pytest.mark.parametrize("module", [dovecote, dovecote.sms, dovecote.chat])
 def test_all_names_exist(module):
     for name in module.__all__:
         assert hasattr(module, name), name
+        assert name in dir(module), name
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
+from django.utils.module_loading import import_string
 
 from dovecote.channels.base import Channel, Outcome, Rendered
+from dovecote.compat import HAS_MAILERS
 from dovecote.exceptions import InvalidAddress
 from dovecote.failures import FailureKind, classify_exception
 from dovecote.notifications.rendering import collapse_line
@@ -27,20 +29,28 @@ ANYMAIL_REFUSED = frozenset({"rejected", "invalid", "failed"})
 #: The longest anymail ``metadata`` value dovecote sends (Postmark: 80).
 METADATA_LENGTH = 80
 
+#: A transport that names a Django 6.1 mailer: ``mailer:<alias>``.
+MAILER_PREFIX = "mailer:"
+
 
 class EmailChannel(Channel):
-    """Send email through ``django.core.mail`` (``EMAIL_BACKEND``).
+    """Send email through ``django.core.mail``.
 
-    ``OPTIONS``: ``from_email`` (default ``DEFAULT_FROM_EMAIL``) and
-    ``reply_to`` (a list). ``BACKENDS`` lists email backend paths to fail
-    over between.
+    On Django 6.1 the channel sends through ``django.core.mail.mailers``:
+    the alias in ``OPTIONS["mailer"]`` (default ``"default"``). On Django
+    5.2 and 6.0 it uses ``EMAIL_BACKEND``.
+
+    ``OPTIONS``: ``from_email`` (default ``DEFAULT_FROM_EMAIL``),
+    ``reply_to`` (a list) and ``mailer`` (Django 6.1). ``BACKENDS`` lists
+    what to fail over between: ``mailer:<alias>`` entries (Django 6.1) or
+    email backend paths.
     """
 
     name = "email"
     protocol = "email"
     template_names = ("email_subject.txt", "email_body.txt")
     optional_template_names = ("email_body.html",)
-    option_names = ("from_email", "reply_to")
+    option_names = ("from_email", "reply_to", "mailer")
 
     def validate_address(self, address: str) -> str:
         """Return the address with a lowercase domain, or raise ``InvalidAddress``."""
@@ -73,8 +83,30 @@ class EmailChannel(Channel):
         return Rendered(subject=subject, body=body, html=html, data=data)
 
     def default_backend(self) -> str:
-        """Return ``EMAIL_BACKEND``."""
+        """Return ``mailer:<alias>`` on Django 6.1, else ``EMAIL_BACKEND``."""
+        if HAS_MAILERS:
+            return MAILER_PREFIX + str(self.options.get("mailer") or "default")
         return str(settings.EMAIL_BACKEND)
+
+    def open_transport(self, transport: str) -> tuple[Any, str]:
+        """Return an email connection for ``transport`` and how to record it.
+
+        ``mailer:<alias>`` is ``django.core.mail.mailers[alias]`` (Django
+        6.1; without ``MAILERS``, the default mailer comes from the old
+        ``EMAIL_*`` settings). Anything else is an email backend path,
+        instantiated as ``get_connection(path)`` would (without the call
+        that Django 6.1 deprecates). The label, for ``Delivery.backend``,
+        names the mailer and the backend class.
+        """
+        transport = transport or self.default_backend()
+        if transport.startswith(MAILER_PREFIX):
+            from django.core.mail import mailers  # type: ignore[attr-defined]
+
+            alias = transport.removeprefix(MAILER_PREFIX)
+            connection = mailers[alias]
+            cls = type(connection)
+            return connection, f"{transport} ({cls.__module__}.{cls.__qualname__})"
+        return import_string(transport)(), transport
 
     def build_message(
         self, delivery: Delivery, connection: Any
@@ -90,7 +122,6 @@ class EmailChannel(Channel):
             to=[delivery.address],
             reply_to=self.options.get("reply_to"),
             headers=headers,
-            connection=connection,
         )
         if delivery.html:
             message.attach_alternative(delivery.html, "text/html")
@@ -204,7 +235,7 @@ class EmailChannel(Channel):
         self, deliveries: Sequence[Delivery], transport: str
     ) -> list[Outcome]:
         """Send each delivery on one open connection; map SMTP errors per message."""
-        connection = get_connection(transport or None)
+        connection, label = self.open_transport(transport)
         outcomes: list[Outcome] = []
         with connection:
             is_open = True
@@ -225,7 +256,7 @@ class EmailChannel(Channel):
                     continue
                 outcomes.append(self.sent_outcome(delivery, message, sent))
         for outcome in outcomes:
-            outcome.backend = transport
+            outcome.backend = label
         return outcomes
 
 

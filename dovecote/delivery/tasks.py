@@ -12,15 +12,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ImproperlyConfigured
+
+from dovecote.compat import TASKS_API_MISSING
+from dovecote.conf import setting
+
 if TYPE_CHECKING:  # the backport is typed; django.tasks has the same API
     from django_tasks import task, task_backends
 else:
     try:  # Django 6.0+
         from django.tasks import task, task_backends
-    except ImportError:  # Django 5.2: the django-tasks backport
-        from django_tasks import task, task_backends
-
-from dovecote.conf import setting
+    except ImportError:
+        try:  # Django 5.2: the django-tasks backport
+            from django_tasks import task, task_backends
+        except ImportError as exc:
+            raise ImproperlyConfigured(TASKS_API_MISSING) from exc
 
 __all__ = [
     "deliver_task",

@@ -243,7 +243,9 @@ def write_fields(deliveries: Sequence[Delivery]) -> None:
             values_by_field: dict[str, Any] = {
                 name: Case(
                     *(When(pk=d.pk, then=Value(getattr(d, name))) for d in chunk),
-                    output_field=cast(Field[Any, Any], Delivery._meta.get_field(name)),
+                    output_field=cast(
+                        "Field[Any, Any]", Delivery._meta.get_field(name)
+                    ),
                 )
                 for name in varying
             }

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -36,6 +36,9 @@ def _messages_of(user: Any) -> QuerySet[InboxMessage]:
 
 
 def _json_login_required(view: View) -> View:
+    # The view answers 401 in JSON itself, so LoginRequiredMiddleware must
+    # not turn that into a redirect to the login page.
+    @login_not_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:

@@ -25,7 +25,6 @@ from email.message import EmailMessage as ParsedEmail
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core import mail
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -33,6 +32,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
+from dovecote.compat import email_file_paths
 from dovecote.conf import setting
 from dovecote.redaction import redact_text, redact_url
 
@@ -229,7 +229,7 @@ def sample_context(cls: Any, channel: str) -> dict[str, Any]:
 
 
 def captured_emails() -> list[dict[str, Any]]:
-    """Return the emails in ``mail.outbox`` and under ``EMAIL_FILE_PATH``."""
+    """Return the emails in ``mail.outbox`` and in file-backend directories."""
     items = []
     captured = list(getattr(mail, "outbox", []) or [])
     for index in reversed(range(len(captured))):
@@ -237,8 +237,8 @@ def captured_emails() -> list[dict[str, Any]]:
             captured[index].message().as_bytes(), policy=email.policy.default
         )
         items.append(_email_item(parsed, "locmem", index))
-    path = getattr(settings, "EMAIL_FILE_PATH", None)
-    for file in _recent_files(path, (".log", ".eml")):
+    files = [f for p in email_file_paths() for f in _recent_files(p, (".log", ".eml"))]
+    for file in files:
         raw = file.read_bytes()
         # The file backend writes messages separated by a line of 79 "-".
         for index, chunk in enumerate(raw.split(_EMAIL_SEP)):

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_not_required
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -25,6 +26,7 @@ ONE_CLICK = "One-Click"
 
 
 @csrf_exempt  # The signed token is the credential; mail providers post blind.
+@login_not_required  # ... and have no session (LoginRequiredMiddleware).
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
+from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -107,6 +108,7 @@ def webhook_view(
     """
 
     @csrf_exempt  # Providers cannot send a CSRF token; the signature replaces it.
+    @login_not_required  # Providers have no session (LoginRequiredMiddleware).
     def view(request: HttpRequest) -> HttpResponse:
         if request.method not in ("GET", "POST"):
             return HttpResponse(status=405, headers={"Allow": "GET, POST"})

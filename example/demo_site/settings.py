@@ -8,6 +8,12 @@ Not for production: the secret key is public and DEBUG is on.
 import os
 from pathlib import Path
 
+import django
+
+# Runs on Django 5.2, 6.0 and 6.1: the lines marked "Django 5.2" or
+# "Django 6.1" below are all that differ.
+DJANGO_6 = django.VERSION >= (6, 0)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 #: Everything the demo writes: the database and each channel's outbox.
 VAR_DIR = Path(os.environ.get("DOVECOTE_DEMO_VAR") or BASE_DIR / "var").resolve()
@@ -24,7 +30,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_tasks",  # the Tasks API backport; Django 6.0 has django.tasks
+    # Django 5.2: the Tasks API backport (Django 6.0+ has django.tasks).
+    *([] if DJANGO_6 else ["django_tasks"]),
     "dovecote",
     "shop",
 ]
@@ -75,12 +82,21 @@ LOGOUT_REDIRECT_URL = "/"
 # Delivery: Django's Tasks API, run in-process as soon as the sending
 # transaction commits. For a durable queue use django-tasks-db; for many
 # machines, django-tasks-rq on Redis (see docs/delivery.md).
-TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+_TASKS_API = "django.tasks" if DJANGO_6 else "django_tasks"  # Django 5.2
+TASKS = {"default": {"BACKEND": f"{_TASKS_API}.backends.immediate.ImmediateBackend"}}
 
 # Transports: file backends, one folder per channel. Swap in SMTP, Twilio,
 # Slack... by changing these lines only (see docs/providers.md).
-EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-EMAIL_FILE_PATH = OUTBOX_DIR / "email"
+if django.VERSION >= (6, 1):  # Django 6.1: MAILERS replaces EMAIL_BACKEND
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": OUTBOX_DIR / "email"},
+        }
+    }
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = OUTBOX_DIR / "email"
 DEFAULT_FROM_EMAIL = "Dovecote Shop <shop@example.com>"
 SMS_BACKEND = "dovecote.sms.backends.filebased.SmsBackend"
 SMS_FILE_PATH = OUTBOX_DIR / "sms"

@@ -9,7 +9,7 @@ Environment: ``DOVECOTE_FAULT_DB`` (``sqlite:<path>`` or ``postgres:<name>``),
 import os
 
 from tests.settings import *  # noqa: F403
-from tests.settings import INSTALLED_APPS
+from tests.settings import HAS_MAILERS, INSTALLED_APPS, TASKS_MODULE
 
 _kind, _, _name = os.environ["DOVECOTE_FAULT_DB"].partition(":")
 if _kind == "postgres":
@@ -38,7 +38,7 @@ _tasks = os.environ.get("DOVECOTE_FAULT_TASKS", "immediate")
 TASKS = {
     "default": {
         "BACKEND": {
-            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+            "immediate": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend",
             "db": "django_tasks_db.DatabaseBackend",
             "rq": "django_tasks_rq.RQBackend",
         }[_tasks]
@@ -59,10 +59,23 @@ TWILIO_AUTH_TOKEN = "fake-twilio-token"
 TWILIO_BASE_URL = os.environ.get("DOVECOTE_FAKE_TWILIO", "http://127.0.0.1:9")
 SMS_CONCURRENCY = int(os.environ.get("DOVECOTE_SMS_CONCURRENCY", "50"))
 SMS_TIMEOUT = 5.0
-EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-EMAIL_HOST = "127.0.0.1"
-EMAIL_PORT = int(os.environ.get("DOVECOTE_SMTP_PORT", "9"))
-EMAIL_TIMEOUT = 5
+_smtp = {
+    "host": "127.0.0.1",
+    "port": int(os.environ.get("DOVECOTE_SMTP_PORT", "9")),
+    "timeout": 5,
+}
+if HAS_MAILERS:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": _smtp,
+        }
+    }
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _smtp["host"]
+    EMAIL_PORT = _smtp["port"]
+    EMAIL_TIMEOUT = _smtp["timeout"]
 
 DOVECOTE_BATCH_SIZE = int(os.environ.get("DOVECOTE_BATCH", "50"))
 DOVECOTE_LEASE_SECONDS = float(os.environ.get("DOVECOTE_LEASE", "3"))

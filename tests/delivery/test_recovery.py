@@ -16,8 +16,9 @@ from dovecote.delivery.worker import claim_deliveries, deliver
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 from tests.delivery import channels
 from tests.delivery.conftest import sent_ids
+from tests.settings import TASKS_MODULE
 
-DUMMY = "django_tasks.backends.dummy.DummyBackend"
+DUMMY = f"{TASKS_MODULE}.backends.dummy.DummyBackend"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,6 +6,7 @@ from django.test import Client, override_settings
 import dovecote.chat as chat
 from dovecote.chat import send_chat
 from dovecote.sms import send_sms
+from tests.mailsettings import email_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -107,8 +108,10 @@ def test_shows_email_sms_and_chat_with_secrets_hidden(staff_client):
 def test_reads_the_file_backends(staff_client, tmp_path):
     email_dir, sms_dir, chat_dir = (tmp_path / n for n in ("email", "sms", "chat"))
     with override_settings(
-        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
-        EMAIL_FILE_PATH=str(email_dir),
+        **email_settings(
+            "django.core.mail.backends.filebased.EmailBackend",
+            file_path=str(email_dir),
+        ),
         SMS_BACKEND="dovecote.sms.backends.filebased.SmsBackend",
         SMS_FILE_PATH=str(sms_dir),
         CHAT_BACKEND="dovecote.chat.backends.filebased.ChatBackend",

@@ -1,0 +1,144 @@
+"""What must hold on every supported stack (Django 5.2, 6.0, 6.1)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import django
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from dovecote import compat
+from dovecote.checks import check_mailers, check_tasks_api
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Django's own classes are not subscriptable; django_stubs_ext.monkeypatch()
+# makes them so, and the django-tasks backport (and django-tasks-db) call it
+# on import. Dovecote must not need that: block the module, import everything.
+NO_STUBS_EXT = textwrap.dedent(
+    """
+    import importlib, pkgutil, sys
+    sys.modules["django_stubs_ext"] = None  # any import of it now fails
+
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        INSTALLED_APPS=[
+            "django.contrib.admin",
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "dovecote",
+        ],
+        DATABASES={
+            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+        },
+        SECRET_KEY="x",
+    )
+    django.setup()
+    from django.contrib import admin
+
+    admin.autodiscover()  # imports dovecote.admin
+    assert "dovecote.admin" in sys.modules
+    import dovecote
+
+    skip = ("dovecote.migrations", "dovecote.testing")
+    if django.VERSION < (6, 0):
+        # The backport itself needs django_stubs_ext: the one module that
+        # imports it is left out here (it is imported everywhere else).
+        skip += ("dovecote.delivery.tasks",)
+    names = [
+        m.name
+        for m in pkgutil.walk_packages(dovecote.__path__, "dovecote.")
+        if not m.name.startswith(skip)
+    ]
+    for name in names:
+        importlib.import_module(name)
+    print(len(names), "modules")
+    """
+)
+
+
+def test_dovecote_and_its_admin_load_without_django_stubs_ext():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", NO_STUBS_EXT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[0]) > 40
+
+
+def test_the_tasks_api_is_django_tasks_on_django_6_else_the_backport():
+    from dovecote.delivery import tasks
+
+    expected = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+    assert compat.tasks_api() == expected
+    assert tasks.task.__module__.startswith(expected + ".")
+    # One registry: the backend dovecote enqueues on is django.tasks's own.
+    assert type(tasks.backend()).__module__.startswith(expected + ".")
+    assert check_tasks_api() == []
+
+
+def test_a_missing_tasks_api_is_an_error_that_names_the_package(monkeypatch):
+    monkeypatch.setattr(compat, "DJANGO_6", False)
+    monkeypatch.setattr(compat, "TASKS_BACKPORT", "django_tasks_not_installed")
+    (error,) = check_tasks_api()
+    assert error.id == "dovecote.E020"
+    assert "pip install 'django-tasks>=0.12'" in error.msg
+
+
+@pytest.mark.skipif(not compat.DJANGO_6, reason="Django 6 has django.tasks")
+def test_the_backports_backend_on_django_6_is_a_warning(settings):
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
+    }
+    (warning,) = check_tasks_api()
+    assert warning.id == "dovecote.W020"
+    assert "'django.tasks.backends.immediate.ImmediateBackend'" in warning.hint
+
+
+def email_channel(**options):
+    return {
+        "DOVECOTE_CHANNELS": [
+            {"BACKEND": "dovecote.channels.email.EmailChannel", **options}
+        ]
+    }
+
+
+@pytest.mark.skipif(not compat.HAS_MAILERS, reason="MAILERS is new in Django 6.1")
+def test_an_unknown_mailer_alias_is_an_error():
+    with override_settings(**email_channel(OPTIONS={"mailer": "transactional"})):
+        (error,) = check_mailers()
+    assert error.id == "dovecote.E021"
+    assert "'transactional'" in error.msg and "default" in error.hint
+    with override_settings(**email_channel(TRANSPORTS=["mailer:default", "mailer:x"])):
+        assert [e.msg for e in check_mailers()] == [
+            "The channel 'email' names the mailer 'x', which MAILERS does not define."
+        ]
+    known = {"default": {}, "transactional": {}}
+    with override_settings(
+        MAILERS=known, **email_channel(OPTIONS={"mailer": "transactional"})
+    ):
+        assert check_mailers() == []
+
+
+@pytest.mark.skipif(compat.HAS_MAILERS, reason="Django 6.1 has MAILERS")
+def test_a_mailer_before_django_6_1_is_an_error():
+    with override_settings(**email_channel(OPTIONS={"mailer": "transactional"})):
+        (error,) = check_mailers()
+    assert error.id == "dovecote.E022"
+    assert isinstance(error, checks.Error)
