@@ -99,6 +99,7 @@ def test_a_missing_tasks_api_is_an_error_that_names_the_package(monkeypatch):
     (error,) = check_tasks_api()
     assert error.id == "dovecote.E020"
     assert "pip install 'django-tasks>=0.12'" in error.msg
+    assert error.hint and "django-tasks" in error.hint
 
 
 @pytest.mark.skipif(not compat.DJANGO_6, reason="Django 6 has django.tasks")
@@ -108,7 +109,7 @@ def test_the_backports_backend_on_django_6_is_a_warning(settings):
     }
     (warning,) = check_tasks_api()
     assert warning.id == "dovecote.W020"
-    assert "'django.tasks.backends.immediate.ImmediateBackend'" in warning.hint
+    assert "'django.tasks.backends.immediate.ImmediateBackend'" in str(warning.hint)
 
 
 def email_channel(**options):
@@ -124,12 +125,13 @@ def test_an_unknown_mailer_alias_is_an_error():
     with override_settings(**email_channel(OPTIONS={"mailer": "transactional"})):
         (error,) = check_mailers()
     assert error.id == "dovecote.E021"
-    assert "'transactional'" in error.msg and "default" in error.hint
+    assert "'transactional'" in error.msg and "default" in str(error.hint)
     with override_settings(**email_channel(TRANSPORTS=["mailer:default", "mailer:x"])):
         assert [e.msg for e in check_mailers()] == [
             "The channel 'email' names the mailer 'x', which MAILERS does not define."
         ]
-    known = {"default": {}, "transactional": {}}
+    locmem = {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    known = {"default": locmem, "transactional": locmem}
     with override_settings(
         MAILERS=known, **email_channel(OPTIONS={"mailer": "transactional"})
     ):

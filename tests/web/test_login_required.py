@@ -8,7 +8,7 @@ rather than a redirect; pages for logged-in users still redirect to login.
 import pytest
 from django.conf import settings
 from django.test import Client, override_settings
-from django.urls import URLPattern, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver
 
 from dovecote.models import Preference
 from dovecote.tokens import unsubscribe_url
@@ -36,7 +36,7 @@ def dovecote_routes():
     (dovecote,) = [
         p
         for p in get_resolver().url_patterns
-        if getattr(p, "namespace", None) == "dovecote"
+        if isinstance(p, URLResolver) and p.namespace == "dovecote"
     ]
     return {p.name: p for p in dovecote.url_patterns if isinstance(p, URLPattern)}
 
