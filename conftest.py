@@ -1,3 +1,46 @@
-"""Root conftest: plugins shared by the whole test suite."""
+"""Root conftest: plugins shared by the whole test suite, and test selection.
+
+``DOVECOTE_DB_TESTS_ONLY=1`` keeps only the tests that touch the database
+(the ``db``/``transactional_db`` fixtures, a ``django_db`` or ``database``
+marker, a ``postgres`` marker, or a Django ``TransactionTestCase``); the
+others deselected. ``scripts/test.sh`` runs everything on SQLite, then only
+these on PostgreSQL: a test that touches no database would only repeat.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
 
 pytest_plugins = ["dovecote.testing.pytest_plugin", "dovecote.testing.fakes.fixtures"]
+
+DB_FIXTURES = frozenset({"db", "transactional_db", "django_db_setup", "live_server"})
+DB_MARKERS = ("django_db", "database", "postgres")
+
+
+def touches_database(item: pytest.Item) -> bool:
+    """Return True if ``item`` uses the test database (see the module doc)."""
+    if DB_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    if any(item.get_closest_marker(name) for name in DB_MARKERS):
+        return True
+    cls = getattr(item, "cls", None)
+    if cls is not None:
+        from django.test import TransactionTestCase
+
+        return issubclass(cls, TransactionTestCase)
+    return False
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Deselect the tests that touch no database under DOVECOTE_DB_TESTS_ONLY."""
+    if os.environ.get("DOVECOTE_DB_TESTS_ONLY") != "1":
+        return
+    keep = [item for item in items if touches_database(item)]
+    dropped = [item for item in items if not touches_database(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep

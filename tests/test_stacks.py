@@ -144,3 +144,42 @@ def test_a_mailer_before_django_6_1_is_an_error():
         (error,) = check_mailers()
     assert error.id == "dovecote.E022"
     assert isinstance(error, checks.Error)
+
+
+@pytest.mark.skipif(not compat.HAS_MAILERS, reason="MAILERS is new in Django 6.1")
+@pytest.mark.django_db(transaction=True)
+def test_a_channel_sends_through_the_mailer_it_names(tmp_path):
+    from dovecote import Recipient, send_notification
+    from dovecote.models import Delivery
+
+    filebased = "django.core.mail.backends.filebased.EmailBackend"
+    mailers = {
+        "default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"},
+        "transactional": {"BACKEND": filebased, "OPTIONS": {"file_path": tmp_path}},
+    }
+    with override_settings(
+        MAILERS=mailers, **email_channel(OPTIONS={"mailer": "transactional"})
+    ):
+        send_notification(
+            "weekly-digest", Recipient(email="ada@example.com"), channels=["email"]
+        )
+    row = Delivery.objects.get()
+    assert row.status == "sent"
+    assert row.backend == f"mailer:transactional ({filebased})"
+    (written,) = tmp_path.iterdir()
+    assert "To: ada@example.com" in written.read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_default_transport_is_recorded_on_each_delivery(dovecote_outbox):
+    from dovecote import Recipient, send_notification
+    from dovecote.models import Delivery
+
+    send_notification(
+        "weekly-digest", Recipient(email="ada@example.com"), channels=["email"]
+    )
+    row = Delivery.objects.get()
+    locmem = "django.core.mail.backends.locmem.EmailBackend"
+    expected = f"mailer:default ({locmem})" if compat.HAS_MAILERS else locmem
+    assert (row.status, row.backend) == ("sent", expected)
+    assert [m.to for m in dovecote_outbox.email] == [["ada@example.com"]]

@@ -1,7 +1,6 @@
 """Twilio SMS backend against a local fake of Twilio's Messages API."""
 
 import base64
-import time
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -132,11 +131,10 @@ def test_rate_limit_is_transient_with_retry_after_seconds(fake_twilio):
 
 
 def test_timeout_is_transient_and_bounded(fake_twilio):
+    # The fake answers after 2 s; a client that waited would see "sent".
     fake_twilio.stall_next(1, seconds=2)
     message = sms.Message("Hello", SENDER, [UK])
-    started = time.monotonic()
     connect(fake_twilio, timeout=0.2, fail_silently=True).send_messages([message])
-    assert time.monotonic() - started < 1.5
     result = message.results[0]
     assert (result.status, result.error_code, result.is_transient) == (
         "failed",

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 IS_POSTGRES = os.environ.get("DOVECOTE_TEST_DB") == "postgres"
 postgres_only = pytest.mark.skipif(not IS_POSTGRES, reason="DOVECOTE_TEST_DB=postgres")
 
-pytestmark = pytest.mark.slow
+# Workers use DOVECOTE_TEST_DB themselves: run on each database.
+pytestmark = [pytest.mark.slow, pytest.mark.database]
 
 
 class Env:
