@@ -31,7 +31,7 @@ def email_settings(backend: str, **options: Any) -> dict[str, Any]:
 def email_transports(
     *transports: tuple[str, dict[str, Any]],
 ) -> tuple[dict[str, Any], list[str], list[str]]:
-    """Return settings, a channel's ``TRANSPORTS`` and the recorded labels.
+    """Return settings, a channel's ``BACKENDS`` and the recorded labels.
 
     Each transport is ``(backend path, options)``. On Django 6.1 each
     becomes a mailer (``t0``, ``t1``, ...) and the channel lists

@@ -126,7 +126,7 @@ def test_an_unknown_mailer_alias_is_an_error():
         (error,) = check_mailers()
     assert error.id == "dovecote.E021"
     assert "'transactional'" in error.msg and "default" in str(error.hint)
-    with override_settings(**email_channel(TRANSPORTS=["mailer:default", "mailer:x"])):
+    with override_settings(**email_channel(BACKENDS=["mailer:default", "mailer:x"])):
         assert [e.msg for e in check_mailers()] == [
             "The channel 'email' names the mailer 'x', which MAILERS does not define."
         ]
