@@ -37,7 +37,7 @@ LAYERS = [
 
 #: Module prefix -> layer; the longest matching prefix wins.
 LAYER_OF = {
-    # base: models (+ managers), conf, exceptions, signals, types
+    # base: models (+ managers), conf, exceptions, signals, types, compat
     "dovecote.models": "base",
     "dovecote.migrations": "base",
     "dovecote.conf": "base",
@@ -45,6 +45,7 @@ LAYER_OF = {
     "dovecote.signals": "base",
     "dovecote.types": "base",
     "dovecote.redaction": "base",
+    "dovecote.compat": "base",  # what differs between Django versions
     # low level: rendering, the transport base (and its result type), dev backends
     "dovecote.rendering": "low level",
     "dovecote.transport": "low level",
