@@ -3,8 +3,24 @@
 # which resets example/var/, sends notifications over email, SMS, Slack and
 # the inbox, and prints who got what, why others were skipped, and where the
 # output is. Extra arguments go to `manage.py demo`.
+#
+# STACK=py313-dj61 (a name from scripts/stacks.sh) runs it in that stack's
+# virtualenv instead (.venv-py313-dj61, made if needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ -n "${STACK:-}" ]; then
+    . scripts/stacks.sh
+    for line in "${DOVECOTE_STACKS[@]}"; do
+        read -r name version django _ <<<"$line"
+        if [ "$name" = "$STACK" ]; then
+            PYTHON=$(stack_python "$version") VENV=.venv-$name DJANGO=$django \
+                DOVECOTE_SKIP_BROWSER=1 bash scripts/setup.sh
+            exec ".venv-$name/bin/python" example/manage.py demo "$@"
+        fi
+    done
+    echo "Unknown STACK=$STACK; see scripts/stacks.sh." >&2
+    exit 1
+fi
 DOVECOTE_SKIP_BROWSER=1 bash scripts/setup.sh
 exec .venv/bin/python example/manage.py demo "$@"
