@@ -12,6 +12,7 @@ from django.test import SimpleTestCase, override_settings
 
 import dovecote.chat
 import dovecote.sms
+from dovecote.compat import HAS_MAILERS
 from dovecote.testing import DovecoteTestCase, locmem_backends
 from dovecote.testing.fakes import (
     FakeMessageBird,
@@ -104,7 +105,11 @@ def test_locmem_backends_is_an_override_settings():
     with override_settings(SMS_BACKEND=TWILIO), locmem_backends():
         assert settings.SMS_BACKEND == "dovecote.sms.backends.locmem.SmsBackend"
         assert settings.CHAT_BACKEND == "dovecote.chat.backends.locmem.ChatBackend"
-        assert settings.EMAIL_BACKEND == "django.core.mail.backends.locmem.EmailBackend"
+        locmem = "django.core.mail.backends.locmem.EmailBackend"
+        if HAS_MAILERS:  # Django 6.1: every mailer, not the deprecated setting
+            assert {m["BACKEND"] for m in settings.MAILERS.values()} == {locmem}
+        else:
+            assert locmem == settings.EMAIL_BACKEND
 
 
 @override_settings(SMS_BACKEND=TWILIO)

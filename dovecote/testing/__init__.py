@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from dovecote.compat import HAS_MAILERS
+
 if TYPE_CHECKING:
     from django.test import override_settings
 
@@ -48,10 +50,20 @@ def locmem_backends() -> override_settings:
     """Return an ``override_settings`` that switches every transport to locmem.
 
     Use it as a decorator or context manager, or ``enable()``/``disable()`` it.
+    On Django 6.1 email switches as Django's test runner does it: every
+    ``MAILERS`` alias (or ``"default"``) becomes locmem, and the deprecated
+    ``EMAIL_BACKEND`` is left alone.
     """
     from django.test import override_settings
 
-    return override_settings(**LOCMEM_BACKENDS)
+    values: dict[str, Any] = dict(LOCMEM_BACKENDS)
+    if HAS_MAILERS:
+        from django.conf import settings
+
+        email = values.pop("EMAIL_BACKEND")
+        aliases = list(getattr(settings, "MAILERS", None) or ["default"])
+        values["MAILERS"] = {alias: {"BACKEND": email} for alias in aliases}
+    return override_settings(**values)
 
 
 def reset_outboxes() -> None:
