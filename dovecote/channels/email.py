@@ -241,6 +241,8 @@ class EmailChannel(Channel):
             is_open = True
             for delivery in deliveries:
                 message = self.build_message(delivery, connection)
+                # Not message.connection: Django 6.1 deprecates that attribute.
+                message._dovecote_backend = connection  # type: ignore[attr-defined]
                 try:
                     if not is_open:
                         connection.open()
@@ -272,7 +274,8 @@ def _recipient_status(status: Any, address: str) -> Any:
 
 def _esp_name(message: EmailMultiAlternatives) -> str:
     # anymail backends say which ESP they talk to ("Postmark").
-    return str(getattr(message.connection, "esp_name", None) or "ESP")
+    backend = getattr(message, "_dovecote_backend", None)
+    return str(getattr(backend, "esp_name", None) or "ESP")
 
 
 def _esp_answer(status: Any) -> str:
