@@ -12,6 +12,7 @@ from django.utils import timezone
 from dovecote import send_notification
 from dovecote.delivery.worker import deliver
 from dovecote.models import Address, Delivery, DeliveryEvent, Suppression
+from tests.mailsettings import email_settings
 from tests.smtp import SmtpSink
 
 pytest.importorskip("anymail")
@@ -24,7 +25,8 @@ LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
 
 @pytest.fixture
 def postmark(fake_postmark, settings):
-    settings.EMAIL_BACKEND = POSTMARK
+    for name, value in email_settings(POSTMARK).items():
+        setattr(settings, name, value)
     settings.ANYMAIL = {
         "POSTMARK_SERVER_TOKEN": fake_postmark.server_token,
         "POSTMARK_API_URL": fake_postmark.api_url,
@@ -169,8 +171,11 @@ class UnknownUserSink(SmtpSink):
 @pytest.fixture
 def unknown_user_sink(settings):
     sink = UnknownUserSink().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+    smtp = email_settings(
+        "django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=sink.port
+    )
+    for name, value in smtp.items():
+        setattr(settings, name, value)
     yield sink
     sink.stop()
 

@@ -16,6 +16,7 @@ from django.test import Client
 
 from dovecote import Recipient, send_notification, tracking
 from dovecote.models import Address, Delivery, Preference, Suppression
+from tests.mailsettings import email_settings
 
 pytest.importorskip("anymail")
 
@@ -28,7 +29,8 @@ SECRET = "anymail-user:webhook-secret-do-not-log"
 
 @pytest.fixture(autouse=True)
 def postmark(fake_postmark, settings):
-    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    for name, value in email_settings("anymail.backends.postmark.EmailBackend").items():
+        setattr(settings, name, value)
     settings.ANYMAIL = {
         "POSTMARK_SERVER_TOKEN": fake_postmark.server_token,
         "POSTMARK_API_URL": fake_postmark.api_url,
