@@ -14,7 +14,8 @@ if [ -n "${STACK:-}" ]; then
     for line in "${DOVECOTE_STACKS[@]}"; do
         read -r name version django _ <<<"$line"
         if [ "$name" = "$STACK" ]; then
-            PYTHON=$(stack_python "$version") VENV=.venv-$name DJANGO=$django \
+            python=$(stack_python "$version")
+            PYTHON=$python VENV=.venv-$name DJANGO=$django \
                 DOVECOTE_SKIP_BROWSER=1 bash scripts/setup.sh
             exec ".venv-$name/bin/python" example/manage.py demo "$@"
         fi
