@@ -183,3 +183,80 @@ def test_the_default_transport_is_recorded_on_each_delivery(dovecote_outbox):
     expected = f"mailer:default ({locmem})" if compat.HAS_MAILERS else locmem
     assert (row.status, row.backend) == ("sent", expected)
     assert [m.to for m in dovecote_outbox.email] == [["ada@example.com"]]
+
+
+OLD_EMAIL_SETTINGS_ON_6_1 = textwrap.dedent(
+    """
+    import sys, warnings
+    import django
+    from django.conf import settings
+
+    out = sys.argv[1]
+    templates = {
+        "dovecote/hello/email_subject.txt": "Hello",
+        "dovecote/hello/email_body.txt": "Body",
+    }
+    settings.configure(
+        INSTALLED_APPS=[
+            "django.contrib.auth", "django.contrib.contenttypes", "dovecote"
+        ],
+        DATABASES={
+            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+        },
+        TEMPLATES=[{
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "OPTIONS": {
+                "loaders": [("django.template.loaders.locmem.Loader", templates)]
+            },
+        }],
+        TASKS={
+            "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
+        },
+        USE_TZ=True,
+        SECRET_KEY="x",
+        # The settings Django 6.1 deprecates, and no MAILERS:
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=out,
+    )
+    django.setup()
+    from django.core.management import call_command
+
+    from dovecote import Notification, Recipient, register, send_notification
+    from dovecote.compat import email_file_paths
+    from dovecote.models import Delivery
+
+    call_command("migrate", verbosity=0)
+
+    @register
+    class Hello(Notification):
+        name = "hello"
+        channels = ["email"]
+
+    send_notification("hello", Recipient(email="ada@example.com"))
+    print(Delivery.objects.get().status, Delivery.objects.get().backend, sep="|")
+    print(email_file_paths() == [out])
+    """
+)
+
+
+@pytest.mark.skipif(not compat.HAS_MAILERS, reason="MAILERS is new in Django 6.1")
+def test_old_email_settings_on_django_6_1_send_with_no_warning_from_dovecote(
+    tmp_path,
+):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    done = subprocess.run(
+        # Any warning that names a dovecote module as its place is an error.
+        [sys.executable, "-W", "error::Warning:dovecote", "-c"]
+        + [OLD_EMAIL_SETTINGS_ON_6_1, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    filebased = "django.core.mail.backends.filebased.EmailBackend"
+    assert done.stdout.splitlines() == [f"sent|mailer:default ({filebased})", "True"]
+    (written,) = tmp_path.iterdir()
+    assert "To: ada@example.com" in written.read_text()
