@@ -246,8 +246,11 @@ def test_old_email_settings_on_django_6_1_send_with_no_warning_from_dovecote(
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     done = subprocess.run(
         # Any warning that names a dovecote module as its place is an error.
-        [sys.executable, "-W", "error::Warning:dovecote", "-c"]
-        + [OLD_EMAIL_SETTINGS_ON_6_1, str(tmp_path)],
+        [
+            sys.executable,
+            *("-W", "error::Warning:dovecote"),
+            *("-c", OLD_EMAIL_SETTINGS_ON_6_1, str(tmp_path)),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
