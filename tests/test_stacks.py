@@ -97,7 +97,7 @@ def test_a_missing_tasks_api_is_an_error_that_names_the_package(monkeypatch):
     monkeypatch.setattr(compat, "DJANGO_6", False)
     monkeypatch.setattr(compat, "TASKS_BACKPORT", "django_tasks_not_installed")
     (error,) = check_tasks_api()
-    assert error.id == "dovecote.E020"
+    assert error.id == "dovecote.E030"
     assert "pip install 'django-tasks>=0.12'" in error.msg
     assert error.hint and "django-tasks" in error.hint
 
@@ -108,7 +108,7 @@ def test_the_backports_backend_on_django_6_is_a_warning(settings):
         "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
     }
     (warning,) = check_tasks_api()
-    assert warning.id == "dovecote.W020"
+    assert warning.id == "dovecote.W030"
     assert "'django.tasks.backends.immediate.ImmediateBackend'" in str(warning.hint)
 
 
@@ -124,7 +124,7 @@ def email_channel(**options):
 def test_an_unknown_mailer_alias_is_an_error():
     with override_settings(**email_channel(OPTIONS={"mailer": "transactional"})):
         (error,) = check_mailers()
-    assert error.id == "dovecote.E021"
+    assert error.id == "dovecote.E031"
     assert "'transactional'" in error.msg and "default" in str(error.hint)
     with override_settings(**email_channel(BACKENDS=["mailer:default", "mailer:x"])):
         assert [e.msg for e in check_mailers()] == [
@@ -142,7 +142,7 @@ def test_an_unknown_mailer_alias_is_an_error():
 def test_a_mailer_before_django_6_1_is_an_error():
     with override_settings(**email_channel(OPTIONS={"mailer": "transactional"})):
         (error,) = check_mailers()
-    assert error.id == "dovecote.E022"
+    assert error.id == "dovecote.E032"
     assert isinstance(error, checks.Error)
 
 
