@@ -14,8 +14,14 @@ if TYPE_CHECKING:  # what type checkers see; at run time, __getattr__ below
         explain_notification,
         send_notification,
     )
+    from dovecote.notifications.preferences import set_frequency
     from dovecote.notifications.recipients import Recipient
     from dovecote.notifications.registry import register
+    from dovecote.notifications.timing import (
+        pause_notifications,
+        resume_notifications,
+        set_delivery_window,
+    )
 
 __version__ = "0.1.0"
 
@@ -23,8 +29,12 @@ __all__ = [
     "Notification",
     "Recipient",
     "explain_notification",
+    "pause_notifications",
     "register",
+    "resume_notifications",
     "send_notification",
+    "set_delivery_window",
+    "set_frequency",
 ]
 
 _LAZY = {
@@ -33,6 +43,10 @@ _LAZY = {
     "Recipient": "dovecote.notifications.recipients",
     "send_notification": "dovecote.notifications.dispatch",
     "explain_notification": "dovecote.notifications.dispatch",
+    "set_frequency": "dovecote.notifications.preferences",
+    "set_delivery_window": "dovecote.notifications.timing",
+    "pause_notifications": "dovecote.notifications.timing",
+    "resume_notifications": "dovecote.notifications.timing",
 }
 
 

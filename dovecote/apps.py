@@ -20,6 +20,7 @@ class DovecoteConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         from . import checks  # noqa: F401  (registers the checks)
+        from .delivery import digests  # noqa: F401  (settles digests' items)
 
         autodiscover_modules("notifications")
         connect_anymail()

@@ -43,6 +43,14 @@ DEFAULTS: dict[str, Any] = {
     "DOVECOTE_LANGUAGE_ATTRIBUTE": "language",
     "DOVECOTE_SITE_NAME": None,
     "DOVECOTE_BASE_URL": None,
+    # Timing: digests, delivery windows, pause (docs/timing.md).
+    "DOVECOTE_DIGEST_SCHEDULES": {
+        "hourly": {"minute": 0},
+        "daily": {"hour": 8},
+        "weekly": {"weekday": 0, "hour": 8},
+    },
+    "DOVECOTE_TIME_ZONE_ATTRIBUTE": None,
+    "DOVECOTE_DELIVERY_WINDOWS": None,
     # Delivery.
     "DOVECOTE_TASK_BACKEND": "default",
     "DOVECOTE_TASK_QUEUE": "default",

@@ -21,3 +21,7 @@ post_deliver = Signal()
 #: Sent when a provider status webhook changed a Delivery.
 #: Arguments: ``delivery`` (or None), ``event`` (DeliveryEvent), ``provider``.
 delivery_status_changed = Signal()
+
+#: Sent after a digest Delivery was sent and its items marked so.
+#: Arguments: ``digest`` (the digest Delivery), ``items`` (how many it carried).
+digest_sent = Signal()

@@ -123,3 +123,15 @@ def test_demo_run_twice_starts_afresh(demo, tmp_path):
         ((count,),) = db.execute("SELECT COUNT(*) FROM dovecote_inboxmessage")
     assert count == 7
     assert len(list((var_dir / "outbox" / "chat").glob("*.log"))) == 1
+
+
+def test_demo_prints_a_daily_digest_of_three_comments(demo):
+    var_dir, stdout = demo
+    section = stdout.split("== Sent 'review-comment'", 1)[1]
+    assert section.count("held for the user's digest until") == 3
+    assert "Subject: 3 replies to your reviews" in section
+    assert "Moka pot (2)" in section
+    emails = "".join(
+        p.read_text() for p in (var_dir / "outbox" / "email").glob("*.log")
+    )
+    assert emails.count("Subject: 3 replies to your reviews") == 1

@@ -36,6 +36,8 @@ class Recovery:
     enqueued: list[int] = field(default_factory=list)
     #: Deliveries that could not be enqueued (broker down); next sweep.
     not_enqueued: list[int] = field(default_factory=list)
+    #: Digest Deliveries built from due held ones (and enqueued).
+    digests: list[int] = field(default_factory=list)
 
 
 def requeue_grace() -> float:
@@ -126,6 +128,11 @@ def recover(
     now = now or timezone.now()
     grace = requeue_grace() if grace is None else grace
     result = take_over_expired(now)
+    # Digests (docs/timing.md): build the due ones, settle finished ones.
+    from dovecote.delivery.digests import build_due_digests, settle_digests
+
+    result.digests = build_due_digests(now)
+    settle_digests()
     lease = timedelta(seconds=setting("DOVECOTE_LEASE_SECONDS"))
     batch_size = setting("DOVECOTE_BATCH_SIZE")
     idle = Delivery.objects.filter(

@@ -11,11 +11,13 @@ from dovecote.models.delivery import (
 )
 from dovecote.models.inbox import InboxMessage
 from dovecote.models.preference import GroupPreference, Preference
+from dovecote.models.schedule import DeliverySchedule
 
 __all__ = [
     "Address",
     "Delivery",
     "DeliveryEvent",
+    "DeliverySchedule",
     "DeliveryStatus",
     "Dispatch",
     "GroupPreference",

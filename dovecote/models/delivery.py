@@ -29,6 +29,10 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", _("failed")
     #: Never sent, with a reason (opted out, no address, ...).
     SKIPPED = "skipped", _("skipped")
+    #: Waiting for its recipient's digest (``available_at`` is the slot).
+    HELD = "held", _("held for a digest")
+    #: Part of the digest Delivery ``digest``; its fate is the digest's.
+    DIGESTED = "digested", _("digested")
 
 
 class Dispatch(models.Model):
@@ -80,6 +84,15 @@ class Delivery(models.Model):
         default=DeliveryStatus.QUEUED,
     )
     skip_reason = models.CharField(_("skipped because"), max_length=100, blank=True)
+    #: For a ``digested`` item: the digest Delivery that carries it.
+    digest = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="digest_items",
+        verbose_name=_("digest"),
+    )
 
     subject = models.CharField(_("subject"), max_length=500, blank=True)
     body = models.TextField(_("body"), blank=True)

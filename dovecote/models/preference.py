@@ -9,18 +9,26 @@ from django.utils.translation import gettext_lazy as _
 
 
 class BasePreference(models.Model):
-    """Whether the owner receives ``notification`` on ``channel``."""
+    """Whether and how often the owner receives ``notification`` on ``channel``.
+
+    ``enabled`` None and ``frequency`` "" mean "not chosen here": resolution
+    goes on to the next level (see ``dovecote.notifications.preferences``).
+    """
 
     notification = models.CharField(_("notification"), max_length=100)
     channel = models.CharField(_("channel"), max_length=40)
-    enabled = models.BooleanField(_("enabled"))
+    enabled = models.BooleanField(_("enabled"), null=True, blank=True)
+    #: ``immediate`` or a key of ``DOVECOTE_DIGEST_SCHEDULES``; "" inherits.
+    frequency = models.CharField(_("frequency"), max_length=40, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         abstract = True
 
     def __str__(self) -> str:
-        state = "on" if self.enabled else "off"
+        state = {True: "on", False: "off", None: "inherited"}[self.enabled]
+        if self.frequency:
+            state += f", {self.frequency}"
         return f"{self.owner} · {self.notification} · {self.channel}: {state}"
 
     @property

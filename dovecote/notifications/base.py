@@ -39,6 +39,16 @@ class Notification:
     required: ClassVar[bool] = False
     #: Permissions (``"app_label.codename"``) a user must hold, all of them.
     permissions: ClassVar[Sequence[str]] = ()
+    #: Frequencies a user may pick: ``"immediate"`` and keys of
+    #: ``DOVECOTE_DIGEST_SCHEDULES``. The first is the default.
+    frequencies: ClassVar[Sequence[str]] = ("immediate",)
+    #: Channels on which a frequency other than immediate applies.
+    digest_channels: ClassVar[Sequence[str]] = ("email",)
+    #: A context key grouping items within a digest ("3 comments on Post A").
+    batch_key: ClassVar[str | None] = None
+    #: Whether deliveries wait for the user's delivery window and pause;
+    #: None means yes unless ``required``. The inbox never waits.
+    delivery_windows: ClassVar[bool | None] = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -54,6 +64,20 @@ class Notification:
             if channel not in seen:
                 seen.append(channel)
         return seen
+
+    @classmethod
+    def offered_frequencies(cls, channel: str) -> list[str]:
+        """Return the frequencies a user may pick on ``channel`` (default first)."""
+        if cls.required or channel not in cls.digest_channels:
+            return ["immediate"]
+        return list(dict.fromkeys(cls.frequencies)) or ["immediate"]
+
+    @classmethod
+    def respects_windows(cls) -> bool:
+        """Return True if deliveries wait for delivery windows and pauses."""
+        if cls.delivery_windows is None:
+            return not cls.required
+        return bool(cls.delivery_windows)
 
     def get_context(self, recipient: Any, context: dict[str, Any]) -> dict[str, Any]:
         """Return the template context for one recipient.

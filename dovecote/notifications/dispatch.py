@@ -35,6 +35,12 @@ from dovecote.notifications.recipients import (
 )
 from dovecote.notifications.registry import get_notification
 from dovecote.notifications.rendering import current_site
+from dovecote.notifications.timing import (
+    IMMEDIATE,
+    Schedules,
+    next_slot,
+    release_time,
+)
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery, Dispatch
@@ -74,6 +80,12 @@ class SkipReason:
     SUPPRESSED = "suppressed"
     #: The type names a channel missing from ``DOVECOTE_CHANNELS``.
     CHANNEL_NOT_CONFIGURED = "channel_not_configured"
+    #: Not a skip: ``held``, waiting for the user's digest at ``available_at``.
+    HELD_FOR_DIGEST = "held_for_digest"
+    #: Not a skip: ``queued`` until the user's delivery window opens.
+    OUTSIDE_DELIVERY_WINDOW = "outside_delivery_window"
+    #: Not a skip: ``queued`` until the user's pause ends.
+    PAUSED = "paused"
 
     #: Each reason in words, for people reading a result.
     DESCRIPTIONS: ClassVar[dict[str, str]] = {
@@ -85,6 +97,9 @@ class SkipReason:
         NO_PERMISSION: "lacks the type's permission",
         INACTIVE_USER: "user is inactive",
         SUPPRESSED: "address is suppressed",
+        HELD_FOR_DIGEST: "held for the user's digest",
+        OUTSIDE_DELIVERY_WINDOW: "waits for the user's delivery window",
+        PAUSED: "waits for the end of the user's pause",
     }
 
     @classmethod
@@ -126,6 +141,7 @@ class DeliveryResult:
         "_user_id",
         "_users",
         "address",
+        "available_at",
         "channel",
         "delivery_id",
         "reason",
@@ -145,14 +161,21 @@ class DeliveryResult:
         self._user_id = None if isinstance(recipient, Recipient) else recipient.pk
         self._users: _UserLoader | None = None
         self.channel = channel
-        #: ``queued``, ``skipped``, or after an in-process send ``sent``/``failed``.
+        #: ``queued``, ``held``, ``skipped``, or after an in-process send
+        #: ``sent``/``failed``.
         self.status = status
-        #: For ``skipped``: a :class:`SkipReason` value.
+        #: For ``skipped``: a :class:`SkipReason` value. For ``held`` and
+        #: a delayed ``queued``: why it waits (``held_for_digest``,
+        #: ``outside_delivery_window``, ``paused``).
         self.reason = reason
         self.address = address
         self._delivery = delivery
         #: The Delivery row's pk (``None`` for an explanation).
         self.delivery_id: int | None = None if delivery is None else delivery.pk
+        #: When it will be sent, if later than now: the digest's due time
+        #: (``held_for_digest``) or the window's opening
+        #: (``outside_delivery_window``, ``paused``).
+        self.available_at: datetime.datetime | None = None
 
     def __repr__(self) -> str:
         why = f" ({self.reason})" if self.reason else ""
@@ -238,6 +261,11 @@ class SendResult:
         return [e for e in self.entries if e.status == "queued"]
 
     @property
+    def held(self) -> list[DeliveryResult]:
+        """Return the entries held for a digest."""
+        return [e for e in self.entries if e.status == "held"]
+
+    @property
     def sent(self) -> list[DeliveryResult]:
         """Return the entries already sent (or delivered)."""
         return [e for e in self.entries if e.status in ("sent", "delivered")]
@@ -281,6 +309,10 @@ class _Planned:
     protocol: str
     language: str
     rendered: Rendered | None = None
+    #: Not before (the digest slot for held ones); None: the send's time.
+    available_at: datetime.datetime | None = None
+    #: Data kept on a held item for its digest (batch value, type name).
+    digest: dict[str, Any] | None = None
 
 
 @dataclass
@@ -297,6 +329,8 @@ class _Plan:
     instance: Notification | None = None
     site: Any = None
     preferences_link: str = ""
+    #: When the send takes effect: now, or ``send_at``.
+    available_at: datetime.datetime | None = None
 
 
 def send_notification(
@@ -346,11 +380,12 @@ def send_notification(
             return _existing_result(cls, existing)
     available_at = _available_at(send_at)
     plan = _start_plan(cls, context, channels)
-    is_deferred = available_at > timezone.now()
-    # A deferred task is only worth enqueuing if the backend can hold it
-    # back; otherwise the sweep enqueues the rows when they come due.
-    schedules = not is_deferred or _supports_defer()
-    run_after = available_at if is_deferred else None
+    plan.available_at = available_at
+    now = timezone.now()
+    # A deferred task (send_at, a closed window) is only worth enqueuing if
+    # the backend can hold it back; otherwise the sweep enqueues the rows
+    # when they come due. Held rows wait for the sweep to build the digest.
+    can_defer = _supports_defer()
 
     using = router.db_for_write(Delivery)
     entries: list[DeliveryResult] = []
@@ -379,16 +414,18 @@ def send_notification(
         for index, planned in enumerate(_plan_chunks(plan, recipients, render=True)):
             rows = [_row(dispatch, cls, item, available_at) for item in planned]
             Delivery.objects.bulk_create(rows)
-            queued = []
+            queued: dict[datetime.datetime | None, list[int]] = {}
             for item, row in zip(planned, rows, strict=True):
                 item.entry.delivery_id = row.pk
                 entries.append(item.entry)
                 if row.status == "queued":
-                    queued.append(row.pk)
+                    when = row.available_at if row.available_at > now else None
+                    queued.setdefault(when, []).append(row.pk)
             del rows, planned  # the bodies: only ids stay
-            if queued and schedules:
-                schedule_on_commit(queued, using=using, run_after=run_after)
-                scheduled = True
+            for when, ids in queued.items():
+                if when is None or can_defer:
+                    schedule_on_commit(ids, using=using, run_after=when)
+                    scheduled = True
             if index:
                 # Larger than one chunk: keep users' pks, not the users.
                 for entry in entries[released:]:
@@ -427,8 +464,8 @@ def explain_notification(
         ).first()
         if existing is not None:
             return _existing_result(cls, existing)
-    _available_at(send_at)
     plan = _start_plan(cls, context, channels)
+    plan.available_at = _available_at(send_at)
     entries = [
         item.entry
         for planned in _plan_chunks(plan, recipients, render=False)
@@ -557,7 +594,64 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
             planned.append(_Planned(entry, key, channel.protocol, language))
 
     _apply_suppressions(cls, planned, Suppression)
+    _apply_timing(plan, planned, users, preferences)
     return planned
+
+
+def _apply_timing(
+    plan: _Plan,
+    planned: list[_Planned],
+    users: list[Any],
+    preferences: PreferenceResolver,
+) -> None:
+    """Hold digest users' deliveries, delay those outside windows or paused.
+
+    One query (the users' schedules) per chunk, and none when the type
+    neither offers digests nor waits for windows. The inbox never waits.
+    """
+    cls = plan.cls
+    todo = [
+        p
+        for p in planned
+        if p.entry.status == "queued"
+        and p.entry._user_id is not None
+        and p.protocol != "inbox"
+    ]
+    windows_apply = cls.respects_windows()
+    if not todo or (not windows_apply and set(cls.frequencies) <= {IMMEDIATE}):
+        return
+    base = plan.available_at or timezone.now()
+    schedules = Schedules(users)
+    batch = plan.context.get(cls.batch_key) if cls.batch_key else None
+    for item in todo:
+        entry = item.entry
+        user = entry.recipient
+        zone = schedules.zone(user)
+        windows = schedules.windows(user) if windows_apply else None
+        paused = schedules.paused_until(user) if windows_apply else None
+        frequency = preferences.frequency(user, entry.channel)
+        if frequency != IMMEDIATE:
+            slot = next_slot(frequency, base, zone)
+            entry.status = "held"
+            entry.reason = SkipReason.HELD_FOR_DIGEST
+            entry.available_at = release_time(slot, zone, windows, paused)
+            item.available_at = entry.available_at
+            item.digest = {
+                "frequency": frequency,
+                "batch": "" if batch is None else str(batch),
+                "type": str(cls.display_name or cls.name),
+            }
+            continue
+        if not windows_apply:
+            continue
+        release = release_time(base, zone, windows, paused)
+        if release > base:
+            entry.available_at = item.available_at = release
+            entry.reason = (
+                SkipReason.PAUSED
+                if paused is not None and paused >= release
+                else SkipReason.OUTSIDE_DELIVERY_WINDOW
+            )
 
 
 def _key(person: Any) -> str:
@@ -644,7 +738,7 @@ def _apply_suppressions(
 
 
 def _render(plan: _Plan, planned: list[_Planned]) -> None:
-    todo = [p for p in planned if p.entry.status == "queued"]
+    todo = [p for p in planned if p.entry.status in ("queued", "held")]
     if not todo:
         return
     cls = plan.cls
@@ -717,6 +811,9 @@ def _row(
 
     entry = item.entry
     rendered = item.rendered or Rendered()
+    data = rendered.data
+    if item.digest is not None:
+        data = {**data, "dovecote_item": item.digest}
     return Delivery(
         dispatch=dispatch,
         notification=cls.name,
@@ -731,8 +828,8 @@ def _row(
         subject=rendered.subject[:500],
         body=rendered.body,
         html=rendered.html,
-        data=rendered.data,
-        available_at=available_at,
+        data=data,
+        available_at=item.available_at or available_at,
     )
 
 

@@ -13,6 +13,8 @@ whose transaction never commits.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from dovecote.compat import HAS_MAILERS
@@ -24,11 +26,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOCMEM_BACKENDS",
+    "Clock",
     "DovecoteTestCase",
     "Outbox",
     "assert_not_notified",
     "assert_notified",
     "deliver_queued",
+    "flush_due",
+    "frozen_time",
     "locmem_backends",
     "notifications_sent",
     "reset_outboxes",
@@ -131,6 +136,79 @@ def deliver_queued(notification: str | None = None) -> int:
     if notification is not None:
         due = due.filter(notification=notification)
     return len(deliver(list(due.values_list("pk", flat=True))))
+
+
+def flush_due(notification: str | None = None) -> int:
+    """Build the digests that are due, then send what is due; return how many.
+
+    What the recovery sweep and a worker would do by now: held deliveries
+    whose slot has come become digests, deliveries whose window opened are
+    sent, and finished digests' items are settled. Time is
+    ``django.utils.timezone.now()`` (move it with :func:`frozen_time`).
+    """
+    from dovecote.delivery.digests import build_due_digests, settle_digests
+
+    build_due_digests()
+    handled = deliver_queued(notification)
+    settle_digests()
+    return handled
+
+
+class Clock:
+    """A stopped clock that tests move forward (see :func:`frozen_time`)."""
+
+    def __init__(self, traveller: Any) -> None:
+        self._traveller = traveller
+
+    def now(self) -> dt.datetime:
+        """Return the current (frozen) time, aware."""
+        from django.utils import timezone
+
+        return timezone.now()
+
+    def advance(
+        self,
+        delta: dt.timedelta | None = None,
+        *,
+        to: dt.datetime | None = None,
+        flush: bool = True,
+    ) -> int:
+        """Move the clock by ``delta`` or ``to`` a later time; flush what came due.
+
+        Return how many deliveries :func:`flush_due` handled (0 with
+        ``flush=False``).
+        """
+        if (delta is None) == (to is None):
+            raise TypeError("Pass either a timedelta or to=<aware datetime>.")
+        if to is not None:
+            if to.tzinfo is None:
+                raise ValueError(f"to={to!r} has no time zone.")
+            self._traveller.move_to(to)
+        else:
+            assert delta is not None
+            self._traveller.shift(delta)
+        return flush_due() if flush else 0
+
+
+@contextlib.contextmanager
+def frozen_time(start: dt.datetime | str | None = None) -> Iterator[Clock]:
+    """Stop the clock at ``start`` (default: now) for the block; yield a :class:`Clock`.
+
+    Uses ``time-machine`` (``pip install time-machine``), so
+    ``timezone.now()``, ``time.time()`` and ``datetime.now()`` all agree.
+    """
+    try:
+        import time_machine
+    except ImportError as exc:  # a dev dependency, not a runtime one
+        raise ImportError(
+            "dovecote.testing.frozen_time needs time-machine: pip install time-machine"
+        ) from exc
+    if start is None:
+        from django.utils import timezone
+
+        start = timezone.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        yield Clock(traveller)
 
 
 def notifications_sent(

@@ -14,7 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from dovecote.testing import Outbox, locmem_backends, reset_outboxes
+from dovecote.testing import (
+    Clock,
+    Outbox,
+    frozen_time,
+    locmem_backends,
+    reset_outboxes,
+)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -42,3 +48,13 @@ def _dovecote_reset_outboxes(_dovecote_locmem_backends: None) -> Iterator[None]:
 def dovecote_outbox() -> Outbox:
     """Return the outbox across channels (email, sms, chat, inbox)."""
     return Outbox()
+
+
+@pytest.fixture
+def dovecote_clock() -> Iterator[Clock]:
+    """Stop the clock at the current time; ``clock.advance(timedelta)`` moves it.
+
+    Each advance builds the digests and sends the deliveries that came due.
+    """
+    with frozen_time() as clock:
+        yield clock

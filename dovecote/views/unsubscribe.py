@@ -16,7 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from dovecote.models import Preference, Suppression
+from dovecote.models import Suppression
+from dovecote.notifications import preferences as _preferences
 from dovecote.tokens import UnsubscribeTarget, read_unsubscribe_token
 
 logger = logging.getLogger("dovecote.web")
@@ -68,12 +69,7 @@ def apply_unsubscribe(target: UnsubscribeTarget) -> bool:
             user = _user_or_none(target.user_pk)
             if user is None:
                 return False
-            Preference.objects.update_or_create(
-                user=user,
-                notification=target.notification,
-                channel=target.channel,
-                defaults={"enabled": False},
-            )
+            _preferences.unsubscribe(user, target.notification, target.channel)
         else:
             Suppression.objects.suppress(
                 target.protocol,

@@ -27,3 +27,16 @@ class WeeklySummary(Notification):
     display_name = "Weekly summary"
     description = "Your orders and the shop's news, every Monday."
     channels = ["email", "inbox"]
+
+
+@register
+class ReviewComment(Notification):
+    name = "review-comment"
+    display_name = "Comments on your reviews"
+    description = "Someone replied to a product review you wrote."
+    channels = ["email"]
+    optional_channels = ["inbox"]
+    # Each customer picks: every comment, or one email a day or a week.
+    frequencies = ["immediate", "daily", "weekly"]
+    digest_channels = ["email"]
+    batch_key = "product"

@@ -7,7 +7,9 @@
 2. seeds users with addresses and differing preferences;
 3. sends the shop's three notification types;
 4. prints one row per (recipient, channel): sent, or skipped and why;
-5. prints where each channel's output is on disk, with a sample.
+5. holds review comments for a customer who takes them as a daily digest,
+   then lets the sweep build and send the digest, and prints it;
+6. prints where each channel's output is on disk, with a sample.
 """
 
 import shutil
@@ -27,14 +29,20 @@ from dovecote import Recipient, send_notification
 from dovecote.conf import setting
 from dovecote.models import Address, GroupPreference, InboxMessage
 from dovecote.notifications.dispatch import SkipReason
-from dovecote.notifications.preferences import set_preference
+from dovecote.notifications.preferences import set_frequency, set_preference
+from dovecote.notifications.timing import set_delivery_window
 from dovecote.redaction import redact_text
 
 SLACK_WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXX"
 CHANNEL_DIRS = {"email": "email", "sms": "sms", "slack-webhook": "chat"}
 
 
-#: What each skip reason means, in words.
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
 class Command(BaseCommand):
     help = (
         "Reset the example database, seed users, send three notification "
@@ -47,6 +55,7 @@ class Command(BaseCommand):
         people = self.seed()
         results = self.send(people)
         self.report(results)
+        self.digest(people)
         self.show_outputs(var_dir)
         self.show_next_steps()
 
@@ -106,6 +115,14 @@ class Command(BaseCommand):
         set_preference(demo, "weekly-summary", "email", True)
         set_preference(olivia, "power-user-signed-up", "sms", False)
         set_preference(alice, "weekly-summary", "email", False)
+        # Alice hears of replies to her reviews once a day, at 08:00 in
+        # Amsterdam, and never before 09:00 on a weekday.
+        set_frequency(alice, "review-comment", "email", "daily")
+        set_delivery_window(
+            alice,
+            {"mon-fri": ["09:00-21:00"], "sat-sun": ["10:00-20:00"]},
+            time_zone="Europe/Amsterdam",
+        )
 
         founders = Recipient(email="founders@example.net", name="founders")
         investor = Recipient(email="ivy@example.net", name="Ivy")
@@ -115,7 +132,11 @@ class Command(BaseCommand):
                 ["demo (Dana)", "email, sms, slack", "staff; weekly-summary email ON"],
                 ["olivia", "email, sms", "staff; power-user-signed-up sms OFF"],
                 ["sam", "email only", "staff"],
-                ["alice", "email, sms", "weekly-summary email OFF"],
+                [
+                    "alice",
+                    "email, sms",
+                    "weekly-summary email OFF; review-comment DAILY digest",
+                ],
                 ["founders", "email", "not a user: Recipient(email=...)"],
                 ["ivy", "email", "not a user: Recipient(email=...)"],
             ],
@@ -219,7 +240,59 @@ class Command(BaseCommand):
             return self.style.ERROR(status)
         return status
 
-    # 5. Outputs -----------------------------------------------------------
+    # 5. Digests -----------------------------------------------------------
+
+    def digest(self, people: dict[str, Any]) -> None:
+        from django.utils import timezone
+
+        from dovecote.delivery.recovery import recover
+        from dovecote.models import Delivery
+
+        alice, sam = people["alice"], people["sam"]
+        self.heading("Sent 'review-comment' three times (Alice: daily digest)")
+        comments = [
+            ("Bo", "Moka pot", "Same here, the handle gets hot."),
+            ("Chen", "Moka pot", "Try a smaller flame."),
+            ("Dee", "Kettle", "Mine has lasted five years."),
+        ]
+        rows = []
+        for author, product, text in comments:
+            result = send_notification(
+                "review-comment",
+                [alice, sam],
+                {"author": author, "product": product, "text": text},
+            )
+            for entry in result:
+                if entry.channel != "email":
+                    continue  # the inbox is optional for this type: off
+                when = ""
+                if entry.available_at is not None:
+                    local = timezone.localtime(
+                        entry.available_at, timezone=_zone("Europe/Amsterdam")
+                    )
+                    when = f"until {local:%a %d %b %H:%M} Amsterdam"
+                rows.append(
+                    [
+                        self.who(entry.recipient),
+                        f"{author} on {product}",
+                        self.status(entry.status),
+                        f"{SkipReason.describe(entry.reason)} {when}".strip(),
+                    ]
+                )
+        self.table(["who", "comment", "status", "why"], rows)
+        # The clock reaching the slot is what the demo cannot wait for: move
+        # the held rows' due time to now, then run the sweep, as cron would.
+        held = Delivery.objects.filter(user=alice, status="held")
+        held.update(available_at=timezone.now())
+        built = recover(grace=0).digests
+        for digest in Delivery.objects.filter(pk__in=built):
+            self.heading(
+                f"The digest the sweep built and sent to {digest.address} "
+                f"({digest.status}, {len(comments)} items in one email)"
+            )
+            self.stdout.write(f"Subject: {digest.subject}\n\n{digest.body.strip()}")
+
+    # 6. Outputs -----------------------------------------------------------
 
     def show_outputs(self, var_dir: Path) -> None:
         self.heading("Where the messages are")

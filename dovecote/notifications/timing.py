@@ -1,0 +1,424 @@
+"""When people hear from us: digest slots, delivery windows, pause, time zones.
+
+All times are aware datetimes; local times are computed with ``zoneinfo``.
+A local time that does not exist (the hour skipped when clocks go forward)
+is read as Python reads it (``fold=0``): as far past the jump as it was
+past the jump's start, so 02:30 on a 02:00→03:00 night is 03:30. A local
+time that happens twice (clocks go back) is its first occurrence. Window
+checks read the wall clock of the instant itself, so they never disagree
+with what the recipient's clock shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from dovecote.conf import setting
+
+__all__ = [
+    "IMMEDIATE",
+    "Schedules",
+    "is_open",
+    "next_slot",
+    "parse_windows",
+    "pause_notifications",
+    "release_time",
+    "resume_notifications",
+    "set_delivery_window",
+    "user_time_zone",
+]
+
+#: The frequency that is not a digest.
+IMMEDIATE = "immediate"
+
+#: Parsed windows: weekday (Monday 0) → sorted half-open minute ranges.
+Windows = dict[int, list[tuple[int, int]]]
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_DAY_NAMES = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+_TIME_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+#: How far ahead a release time is searched before giving up.
+_MAX_DAYS = 400
+
+
+@functools.cache
+def known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def get_zone(name: str) -> zoneinfo.ZoneInfo:
+    """Return the IANA zone ``name``, or raise ``ValueError`` naming it."""
+    if not isinstance(name, str) or name not in known_zones():
+        raise ValueError(
+            f"{name!r} is not an IANA time zone name (such as 'Europe/Amsterdam')."
+        )
+    return zoneinfo.ZoneInfo(name)
+
+
+def default_zone() -> dt.tzinfo:
+    """Return the site's zone, ``TIME_ZONE``."""
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE or "UTC")
+
+
+def _attribute_zone(user: Any) -> dt.tzinfo | None:
+    path = setting("DOVECOTE_TIME_ZONE_ATTRIBUTE")
+    if not path or user is None:
+        return None
+    value: Any = user
+    for part in str(path).split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    if isinstance(value, dt.tzinfo):
+        return value
+    try:
+        return get_zone(str(value))
+    except ValueError:
+        return None
+
+
+def user_time_zone(user: Any, schedule: Any = None) -> dt.tzinfo:
+    """Return ``user``'s zone: the attribute, else their schedule, else ``TIME_ZONE``.
+
+    ``DOVECOTE_TIME_ZONE_ATTRIBUTE`` names an attribute (dotted path
+    allowed) holding a zone name or ``tzinfo``. ``schedule`` is the user's
+    ``DeliverySchedule`` if already loaded.
+    """
+    zone = _attribute_zone(user)
+    if zone is not None:
+        return zone
+    if schedule is None and user is not None and getattr(user, "pk", None):
+        from dovecote.models import DeliverySchedule
+
+        schedule = DeliverySchedule.objects.filter(user=user).first()
+    if schedule is not None and schedule.time_zone:
+        try:
+            return get_zone(schedule.time_zone)
+        except ValueError:
+            pass
+    return default_zone()
+
+
+# --- windows ------------------------------------------------------------
+
+
+def _day(token: str) -> int:
+    token = token.strip().lower()
+    if token in DAY_NAMES:
+        return DAY_NAMES.index(token)
+    if token in _FULL_DAY_NAMES:
+        return _FULL_DAY_NAMES.index(token)
+    raise ValueError(
+        f"{token!r} is not a weekday; use {', '.join(DAY_NAMES)} or ranges "
+        "such as 'mon-fri'."
+    )
+
+
+def _days(key: str) -> list[int]:
+    days: list[int] = []
+    for part in key.split(","):
+        first, sep, last = part.partition("-")
+        start = _day(first)
+        if not sep:
+            days.append(start)
+            continue
+        end = _day(last)
+        days.extend((start + i) % 7 for i in range((end - start) % 7 + 1))
+    return days
+
+
+def _minutes(hour: str, minute: str, text: str) -> int:
+    h, m = int(hour), int(minute)
+    if m > 59 or h > 24 or (h == 24 and m):
+        raise ValueError(f"{text!r} is not a time range of HH:MM-HH:MM.")
+    return h * 60 + m
+
+
+def parse_windows(spec: Mapping[str, Sequence[str]] | None) -> Windows | None:
+    """Validate ``{"mon-fri": ["08:00-21:00"], ...}``; return minutes per weekday.
+
+    Keys are weekdays (``mon`` … ``sun`` or full names), ranges of days
+    (``mon-fri``, ``fri-mon``) or comma lists; values are lists of
+    ``HH:MM-HH:MM`` (``24:00`` ends a day; ``22:00-06:00`` runs past
+    midnight into the next day). Days not named are closed. ``None`` means
+    always open. Raise ``ValueError`` saying what is wrong.
+    """
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        raise ValueError(
+            'Delivery windows must be a dict such as {"mon-fri": ["08:00-21:00"]}.'
+        )
+    windows: Windows = {day: [] for day in range(7)}
+    for key, ranges in spec.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{key!r} is not a weekday or range of weekdays.")
+        days = _days(key)
+        if isinstance(ranges, str) or not isinstance(ranges, Sequence):
+            raise ValueError(
+                f"The hours of {key!r} must be a list such as ['08:00-21:00']."
+            )
+        for text in ranges:
+            match = _TIME_RANGE.match(text) if isinstance(text, str) else None
+            if match is None:
+                raise ValueError(f"{text!r} is not a time range of HH:MM-HH:MM.")
+            start = _minutes(match[1], match[2], text)
+            end = _minutes(match[3], match[4], text)
+            if start == end or start == 1440:
+                raise ValueError(f"{text!r} is an empty time range.")
+            for day in days:
+                if end > start:
+                    windows[day].append((start, end))
+                else:  # past midnight
+                    windows[day].append((start, 1440))
+                    if end:
+                        windows[(day + 1) % 7].append((0, end))
+    if not any(windows.values()):
+        raise ValueError(
+            "These delivery windows are never open; pass None to use the "
+            "site default (DOVECOTE_DELIVERY_WINDOWS)."
+        )
+    return {day: _merge(ranges) for day, ranges in windows.items()}
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def site_windows() -> Windows | None:
+    """Return ``DOVECOTE_DELIVERY_WINDOWS`` parsed (``None``: always open)."""
+    spec = setting("DOVECOTE_DELIVERY_WINDOWS")
+    try:
+        return parse_windows(spec)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DOVECOTE_DELIVERY_WINDOWS: {exc}") from exc
+
+
+def local_at(day: dt.date, minute: int, zone: dt.tzinfo) -> dt.datetime:
+    """Return the instant the wall clock in ``zone`` shows ``day`` + ``minute``.
+
+    ``minute`` 1440 is the next day's midnight. Nonexistent and repeated
+    local times follow ``fold=0`` (see the module docstring).
+    """
+    day = day + dt.timedelta(days=minute // 1440)
+    minute %= 1440
+    naive = dt.datetime.combine(day, dt.time(minute // 60, minute % 60))
+    return naive.replace(tzinfo=zone, fold=0)
+
+
+def is_open(at: dt.datetime, zone: dt.tzinfo, windows: Windows | None) -> bool:
+    """Return True if ``at`` falls inside ``windows`` on the wall clock of ``zone``."""
+    if windows is None:
+        return True
+    local = at.astimezone(zone)
+    second = local.hour * 3600 + local.minute * 60 + local.second
+    return any(
+        start * 60 <= second < end * 60 for start, end in windows[local.weekday()]
+    )
+
+
+def release_time(
+    at: dt.datetime,
+    zone: dt.tzinfo,
+    windows: Windows | None,
+    paused_until: dt.datetime | None = None,
+) -> dt.datetime:
+    """Return the first instant at or after ``at`` that is open and not paused."""
+    if paused_until is not None and paused_until > at:
+        at = paused_until
+    if is_open(at, zone, windows):
+        return at
+    assert windows is not None
+    today = at.astimezone(zone).date()
+    for offset in range(_MAX_DAYS):
+        day = today + dt.timedelta(days=offset)
+        for start, _end in windows[day.weekday()]:
+            candidate = local_at(day, start, zone)
+            if candidate > at and is_open(candidate, zone, windows):
+                return candidate.astimezone(dt.UTC)
+    raise ValueError(f"These delivery windows never open after {at.isoformat()}.")
+
+
+# --- digest slots -------------------------------------------------------
+
+
+def schedules() -> dict[str, dict[str, int]]:
+    """Return ``DOVECOTE_DIGEST_SCHEDULES``, checked."""
+    found = setting("DOVECOTE_DIGEST_SCHEDULES") or {}
+    for name, spec in found.items():
+        unknown = set(spec) - {"weekday", "hour", "minute"}
+        if name == IMMEDIATE or unknown or not isinstance(spec, Mapping):
+            raise ImproperlyConfigured(
+                f"DOVECOTE_DIGEST_SCHEDULES[{name!r}] must be a dict of weekday "
+                f"(0 = Monday), hour and minute; got {spec!r}."
+            )
+    return dict(found)
+
+
+def next_slot(frequency: str, after: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """Return the first time of ``frequency``'s schedule strictly after ``after``.
+
+    The schedule (``{"weekday": 0, "hour": 8, "minute": 0}``, each part
+    optional) is read on the wall clock of ``zone``.
+    """
+    spec = schedules().get(frequency)
+    if spec is None:
+        raise ValueError(
+            f"{frequency!r} is not a digest frequency; DOVECOTE_DIGEST_SCHEDULES "
+            f"has {', '.join(schedules()) or 'none'}."
+        )
+    minute = int(spec.get("minute", 0))
+    hours: Iterable[int] = [int(spec["hour"])] if "hour" in spec else range(24)
+    weekday = spec.get("weekday")
+    start = after.astimezone(zone).date()
+    for offset in range(9):
+        day = start + dt.timedelta(days=offset)
+        if weekday is not None and day.weekday() != int(weekday):
+            continue
+        for hour in hours:
+            candidate = local_at(day, hour * 60 + minute, zone)
+            if candidate > after:
+                return candidate.astimezone(dt.UTC)
+    raise ImproperlyConfigured(f"DOVECOTE_DIGEST_SCHEDULES[{frequency!r}] never runs.")
+
+
+# --- per-user schedules, loaded for many users at once ------------------
+
+
+class Schedules:
+    """The delivery schedules of many users, loaded in one query."""
+
+    def __init__(self, users: Sequence[Any]) -> None:
+        from dovecote.models import DeliverySchedule
+
+        ids = [u.pk for u in users if getattr(u, "pk", None) is not None]
+        self._rows = {
+            row.user_id: row for row in DeliverySchedule.objects.filter(user_id__in=ids)
+        }
+        self._site = site_windows()
+        self._parsed: dict[Any, Windows | None] = {}
+
+    def zone(self, user: Any) -> dt.tzinfo:
+        """Return the user's time zone."""
+        return user_time_zone(user, self._rows.get(user.pk) or _NO_SCHEDULE)
+
+    def windows(self, user: Any) -> Windows | None:
+        """Return the user's windows (their own, else the site's)."""
+        row = self._rows.get(user.pk)
+        if row is None or row.windows is None:
+            return self._site
+        if user.pk not in self._parsed:
+            try:
+                self._parsed[user.pk] = parse_windows(row.windows)
+            except ValueError:  # edited by hand into nonsense: site default
+                self._parsed[user.pk] = self._site
+        return self._parsed[user.pk]
+
+    def paused_until(self, user: Any) -> dt.datetime | None:
+        """Return the end of the user's pause, if any."""
+        row = self._rows.get(user.pk)
+        return None if row is None else row.paused_until
+
+
+class _NoSchedule:
+    time_zone = ""
+
+
+_NO_SCHEDULE = _NoSchedule()
+
+
+# --- writes ---------------------------------------------------------------
+
+
+def set_delivery_window(
+    user: Any,
+    windows: Mapping[str, Sequence[str]] | None,
+    *,
+    time_zone: str | None = None,
+) -> Any:
+    """Store when ``user`` may be notified; return their ``DeliverySchedule``.
+
+    ``windows`` as :func:`parse_windows` reads them (``None``: the site
+    default); ``time_zone`` an IANA name (``None`` keeps the stored one,
+    ``""`` clears it). Raise ``ValueError`` for bad input, storing nothing.
+    """
+    from dovecote.models import DeliverySchedule
+
+    parse_windows(windows)
+    defaults: dict[str, Any] = {
+        "windows": None if windows is None else {k: list(v) for k, v in windows.items()}
+    }
+    if time_zone is not None:
+        if time_zone:
+            get_zone(time_zone)
+        defaults["time_zone"] = time_zone
+    schedule, _ = DeliverySchedule.objects.update_or_create(
+        user=user, defaults=defaults
+    )
+    return schedule
+
+
+def pause_notifications(user: Any, until: dt.datetime | dt.timedelta) -> Any:
+    """Hold ``user``'s notifications until ``until`` (aware, or a timedelta).
+
+    Required notifications and the inbox are not held. Return the schedule.
+    """
+    from dovecote.models import DeliverySchedule
+
+    if isinstance(until, dt.timedelta):
+        until = timezone.now() + until
+    if not isinstance(until, dt.datetime):
+        raise TypeError(f"until must be a datetime or timedelta, not {until!r}.")
+    if timezone.is_naive(until):
+        raise ValueError(f"until={until!r} has no time zone; pass an aware datetime.")
+    schedule, _ = DeliverySchedule.objects.update_or_create(
+        user=user, defaults={"paused_until": until}
+    )
+    return schedule
+
+
+def resume_notifications(user: Any) -> None:
+    """End ``user``'s pause; what it held goes out now (the sweep sends it)."""
+    from dovecote.models import Delivery, DeliverySchedule, DeliveryStatus
+
+    now = timezone.now()
+    schedule = DeliverySchedule.objects.filter(user=user).first()
+    if schedule is None or schedule.paused_until is None:
+        return
+    until = schedule.paused_until
+    schedule.paused_until = None
+    schedule.save(update_fields=["paused_until", "updated_at"])
+    if until <= now:
+        return
+    # Deliveries waiting for the end of the pause: due again by the windows.
+    schedules_ = Schedules([user])
+    zone, windows = schedules_.zone(user), schedules_.windows(user)
+    release = release_time(now, zone, windows)
+    Delivery.objects.filter(
+        user=user,
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.HELD],
+        available_at=until,
+    ).update(available_at=release, updated_at=now)

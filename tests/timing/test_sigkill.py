@@ -1,0 +1,117 @@
+"""SIGKILL a process while it builds, then while it sends, digests.
+
+Real processes on a shared SQLite file: the killed one takes nothing with
+it; the next sweep finishes the work; nobody gets two digests for one slot
+beyond the pipeline's stated window (the message in flight at the kill).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+USERS, ITEMS = 12, 4
+
+pytestmark = pytest.mark.slow
+
+
+class Env:
+    def __init__(self, tmp_path: Path) -> None:
+        self.sink = tmp_path / "sink.txt"
+        self.sink.touch()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.delivery.settings_worker",
+            "DOVECOTE_FAULT_DB": f"sqlite:{tmp_path / 'db.sqlite3'}",
+            "DOVECOTE_LEASE": "1",
+            "DIGEST_SINK": str(self.sink),
+            "PYTHONPATH": str(ROOT),
+        }
+
+    def run(self, *args: str, **extra: str) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-m", "tests.timing.proc", *args],
+            env={**self.env, **extra},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        found: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        return found
+
+    def kill_when(self, line: str, *args: str, **extra: str) -> None:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.timing.proc", *args],
+            env={**self.env, **extra},
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            for got in proc.stdout:
+                if got.strip() == line:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+            else:
+                error = proc.stderr.read() if proc.stderr else ""
+                raise AssertionError(f"never printed {line!r}: {error}")
+        finally:
+            proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+
+    def sent(self) -> Counter[str]:
+        lines = self.sink.read_text().splitlines()
+        return Counter(line.split("\t")[0] for line in lines)
+
+
+@pytest.fixture
+def env(tmp_path):
+    env = Env(tmp_path)
+    env.run("migrate")
+    assert env.run("seed", str(USERS), str(ITEMS)) == {"held": USERS * ITEMS}
+    return env
+
+
+def test_killed_while_building_loses_and_doubles_nothing(env):
+    env.kill_when("stalled", "build-stall")
+    status = env.run("status")
+    # The page's transaction died with the process: every item still held.
+    assert status["counts"] == {"held": USERS * ITEMS}
+    assert status["digests_per_user"] == []
+    assert env.sent() == Counter()
+    env.run("sweep")
+    status = env.run("status")
+    assert status["counts"] == {"digested": USERS * ITEMS, "sent": USERS}
+    assert status["digests_per_user"] == [1] * USERS
+    assert env.sent() == Counter({f"u{i}@example.com": 1 for i in range(USERS)})
+
+
+def test_killed_while_sending_loses_nothing_and_doubles_only_the_one_in_flight(env):
+    env.kill_when("sending", "sweep", DIGEST_SLOW="1")
+    status = env.run("status")
+    assert status["counts"]["digested"] == USERS * ITEMS  # built and committed
+    assert status["digests_per_user"] == [1] * USERS
+    assert sum(env.sent().values()) == 1  # the one in flight reached the sink
+    time.sleep(1.5)  # the dead worker's lease runs out
+    env.run("sweep")
+    status = env.run("status")
+    assert status["counts"] == {"digested": USERS * ITEMS, "sent": USERS}
+    assert status["digests_per_user"] == [1] * USERS  # still one digest each
+    sent = env.sent()
+    assert set(sent) == {f"u{i}@example.com" for i in range(USERS)}
+    # At most the message in flight at the kill went out twice.
+    assert sum(sent.values()) - USERS <= 1

@@ -1,0 +1,241 @@
+"""Delivery windows, pause and the wall clock across DST changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dovecote import explain_notification, send_notification
+from dovecote.models import Delivery
+from dovecote.notifications.preferences import set_frequency
+from dovecote.notifications.timing import (
+    is_open,
+    next_slot,
+    parse_windows,
+    pause_notifications,
+    release_time,
+    resume_notifications,
+    set_delivery_window,
+)
+from dovecote.testing import flush_due, frozen_time
+
+AMS = ZoneInfo("Europe/Amsterdam")
+WINDOWS = {"mon-fri": ["08:00-21:00"], "sat-sun": ["10:00-20:00"]}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"funday": ["08:00-09:00"]}, "'funday' is not a weekday"),
+        ({"mon": ["8-9"]}, "is not a time range"),
+        ({"mon": ["25:00-26:00"]}, "is not a time range"),
+        ({"mon": ["09:00-09:00"]}, "empty time range"),
+        ({"mon": "08:00-09:00"}, "must be a list"),
+        ({"mon": []}, "never open"),
+        (["mon"], "must be a dict"),
+    ],
+)
+def test_bad_windows_are_refused_with_the_reason(spec, message):
+    with pytest.raises(ValueError, match=message):
+        parse_windows(spec)
+
+
+def test_windows_read_ranges_of_days_and_nights_past_midnight():
+    parsed = parse_windows({"fri-mon": ["22:00-02:00"], "wed": ["09:00-10:00"]})
+    assert parsed is not None
+    assert parsed[4] == [(1320, 1440)]  # friday night starts the range
+    assert parsed[5] == [(0, 120), (1320, 1440)]
+    assert parsed[0] == [(0, 120), (1320, 1440)]
+    assert parsed[1] == [(0, 120)]  # monday night ends on tuesday
+    assert parsed[2] == [(540, 600)]
+    assert parsed[3] == []
+
+
+@pytest.mark.django_db
+def test_bad_time_zone_stores_nothing(django_user_model):
+    user = django_user_model.objects.create_user("bo", email="bo@example.com")
+    with pytest.raises(ValueError, match="not an IANA time zone"):
+        set_delivery_window(user, WINDOWS, time_zone="Mars/Olympus")
+    assert not hasattr(user, "dovecote_schedule") or user.dovecote_schedule is None
+
+
+@pytest.mark.django_db
+def test_a_send_outside_the_window_waits_for_it(user):
+    set_delivery_window(user, WINDOWS, time_zone="Europe/Amsterdam")
+    # Wednesday 22:30 in Amsterdam: closed until Thursday 08:00.
+    with frozen_time(dt.datetime(2026, 6, 10, 22, 30, tzinfo=AMS)) as clock:
+        result = send_notification("order-shipped", [user], {"order": 7})
+        email = next(r for r in result if r.channel == "email")
+        inbox = next(r for r in result if r.channel == "inbox")
+        opens = dt.datetime(2026, 6, 11, 8, 0, tzinfo=AMS)
+        assert (email.status, email.reason, email.available_at) == (
+            "queued",
+            "outside_delivery_window",
+            opens,
+        )
+        assert inbox.available_at is None  # the inbox is never held
+        explained = explain_notification("order-shipped", [user], {"order": 8})
+        assert [e.reason for e in explained if e.channel == "email"] == [
+            "outside_delivery_window"
+        ]
+        flush_due()
+        assert mail.outbox == []
+        clock.advance(to=opens - dt.timedelta(minutes=1))
+        assert mail.outbox == []
+        clock.advance(dt.timedelta(minutes=1))
+        assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_pause_holds_then_resume_releases(user):
+    with frozen_time(dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)) as clock:
+        pause_notifications(user, dt.timedelta(days=2))
+        result = send_notification("order-shipped", [user], {"order": 7})
+        email = next(r for r in result if r.channel == "email")
+        assert email.reason == "paused"
+        assert email.available_at == clock.now() + dt.timedelta(days=2)
+        flush_due()
+        assert mail.outbox == []
+        resume_notifications(user)
+        flush_due()
+        assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_digest_due_in_a_closed_window_waits_for_the_window(user):
+    set_delivery_window(
+        user, {"mon-sun": ["09:00-17:00"]}, time_zone="Europe/Amsterdam"
+    )
+    set_frequency(user, "comment-added", "email", "daily")  # daily at 08:00
+    with frozen_time(dt.datetime(2026, 6, 10, 12, 0, tzinfo=AMS)):
+        result = send_notification("comment-added", [user], {"post_title": "A"})
+    assert result.held[0].available_at == dt.datetime(2026, 6, 11, 9, 0, tzinfo=AMS)
+
+
+# --- daily digests across DST, three zones --------------------------------
+
+ZONES_AND_DAYS = [
+    # Europe: clocks go forward on 29 March, back on 25 October 2026.
+    ("Europe/Amsterdam", dt.date(2026, 3, 27), dt.date(2026, 10, 23)),
+    # US: 8 March and 1 November 2026.
+    ("America/New_York", dt.date(2026, 3, 6), dt.date(2026, 10, 30)),
+    # Southern hemisphere: back on 5 April, forward on 4 October 2026.
+    ("Australia/Sydney", dt.date(2026, 4, 3), dt.date(2026, 10, 2)),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("zone_name", "spring", "autumn"), ZONES_AND_DAYS)
+@pytest.mark.parametrize("n", [1, 3])
+def test_one_digest_per_local_day_across_both_dst_changes(
+    user, zone_name, spring, autumn, n
+):
+    zone = ZoneInfo(zone_name)
+    set_delivery_window(user, None, time_zone=zone_name)
+    set_frequency(user, "comment-added", "email", "daily")
+    for first in (spring, autumn):
+        for day in range(4):  # the change falls within these four days
+            mail.outbox = []
+            date = first + dt.timedelta(days=day)
+            start = dt.datetime.combine(date, dt.time(8, 30), tzinfo=zone)
+            with frozen_time(start) as clock:
+                # Items spread over the local day, 08:30 to 23:30 local.
+                for i in range(n):
+                    at = dt.datetime.combine(
+                        date, dt.time(8 + (15 * i) // max(n, 1), 30), tzinfo=zone
+                    )
+                    clock.advance(to=at, flush=False)
+                    send_notification("comment-added", [user], {"post_title": f"{i}"})
+                due = dt.datetime.combine(
+                    date + dt.timedelta(days=1), dt.time(8, 0), tzinfo=zone
+                )
+                clock.advance(to=due - dt.timedelta(seconds=1))
+                assert mail.outbox == [], (zone_name, date)
+                clock.advance(to=due)
+            assert len(mail.outbox) == 1, (zone_name, date)
+            assert f"{n} new notification" in mail.outbox[0].subject
+            assert Delivery.objects.filter(status="held").count() == 0
+
+
+@pytest.mark.django_db
+def test_one_digest_holds_a_thousand_items(user):
+    set_delivery_window(user, None, time_zone="America/New_York")
+    set_frequency(user, "comment-added", "email", "daily")
+    zone = ZoneInfo("America/New_York")
+    # The day clocks go back: 25 hours long.
+    with frozen_time(dt.datetime(2026, 11, 1, 0, 30, tzinfo=zone)) as clock:
+        for i in range(1000):
+            send_notification("comment-added", [user], {"post_title": f"{i % 7}"})
+        clock.advance(to=dt.datetime(2026, 11, 1, 8, 0, tzinfo=zone))
+    assert len(mail.outbox) == 1
+    assert "1000 new notifications" in mail.outbox[0].subject
+    assert Delivery.objects.filter(status="digested").count() == 1000
+
+
+# --- properties -------------------------------------------------------------
+
+ZONES = sorted(zoneinfo.available_timezones())
+times = st.integers(min_value=0, max_value=24 * 4 - 1).map(lambda q: q * 15)
+
+
+@st.composite
+def window_specs(draw):
+    days = draw(
+        st.lists(
+            st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+            min_size=1,
+            max_size=7,
+            unique=True,
+        )
+    )
+    spec = {}
+    for day in days:
+        start, end = draw(times), draw(times)
+        if start == end:
+            end = (start + 15) % 1440
+        spec[day] = [
+            f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
+        ]
+    return spec
+
+
+instants = st.datetimes(
+    min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2037, 12, 31)
+).map(lambda d: d.replace(tzinfo=dt.UTC))
+
+
+@settings(max_examples=600, deadline=None)
+@given(zone_name=st.sampled_from(ZONES), spec=window_specs(), at=instants)
+def test_release_time_is_never_inside_a_closed_window(zone_name, spec, at):
+    zone = ZoneInfo(zone_name)
+    windows = parse_windows(spec)
+    release = release_time(at, zone, windows)
+    assert release >= at
+    assert is_open(release, zone, windows)
+    # And it is the first open moment: a quarter-hour grid between the two
+    # is closed (windows here start and end on quarter hours).
+    probe = at
+    step = dt.timedelta(minutes=15)
+    first_grid = at + (-(at - at.replace(minute=0, second=0, microsecond=0))) % step
+    probe = first_grid
+    while probe < release - dt.timedelta(seconds=1) and probe < at + dt.timedelta(
+        days=8
+    ):
+        assert not is_open(probe, zone, windows), (probe, release)
+        probe += step
+
+
+@settings(max_examples=300, deadline=None)
+@given(zone_name=st.sampled_from(ZONES), at=instants)
+def test_daily_slots_fall_once_per_local_day(zone_name, at):
+    zone = ZoneInfo(zone_name)
+    slot = next_slot("daily", at, zone)
+    after = next_slot("daily", slot, zone)
+    assert slot > at
+    assert after.astimezone(zone).date() > slot.astimezone(zone).date()
