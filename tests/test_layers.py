@@ -94,6 +94,7 @@ KNOWN_VIOLATIONS = {
     ("dovecote.channels.email", "dovecote.notifications.rendering"),
     ("dovecote.channels.inbox", "dovecote.notifications.rendering"),
     ("dovecote.channels.slack", "dovecote.notifications.rendering"),
+    ("dovecote.delivery.digest_render", "dovecote.notifications.rendering"),
 }
 
 

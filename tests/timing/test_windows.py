@@ -239,3 +239,39 @@ def test_daily_slots_fall_once_per_local_day(zone_name, at):
     after = next_slot("daily", slot, zone)
     assert slot > at
     assert after.astimezone(zone).date() > slot.astimezone(zone).date()
+
+
+@pytest.mark.django_db
+def test_a_window_opening_for_many_is_paced_by_the_rate_limit(
+    settings, django_user_model
+):
+    from dovecote.models import RateLimitBucket
+    from dovecote.signals import pre_deliver
+
+    settings.DOVECOTE_RATE_LIMITS = {"email": 10}
+    people = [
+        django_user_model.objects.create_user(f"p{i}", email=f"p{i}@example.com")
+        for i in range(30)
+    ]
+    for person in people:
+        set_delivery_window(person, {"mon-sun": ["08:00-20:00"]}, time_zone="UTC")
+    chunks: list[int] = []
+
+    def record(sender, channel, deliveries, **kwargs):
+        if channel == "email":
+            chunks.append(len(deliveries))
+
+    pre_deliver.connect(record, weak=False, dispatch_uid="pace-test")
+    try:
+        with frozen_time(dt.datetime(2026, 6, 10, 22, 0, tzinfo=dt.UTC)) as clock:
+            send_notification("order-shipped", people, {"order": 1}, channels=["email"])
+            assert chunks == []
+            clock.advance(to=dt.datetime(2026, 6, 11, 8, 0, tzinfo=dt.UTC))
+    finally:
+        pre_deliver.disconnect(dispatch_uid="pace-test")
+    # Released together, sent in chunks no larger than the rate, each one
+    # paid for in the shared bucket (30 tokens from a bucket of 10).
+    assert sum(chunks) == 30
+    assert max(chunks) <= 10
+    assert RateLimitBucket.objects.get(key="email").tokens == pytest.approx(-20)
+    assert len(mail.outbox) == 30
