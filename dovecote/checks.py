@@ -18,6 +18,10 @@
   not define (Django 6.1).
 - ``dovecote.E032``: an email channel names a mailer on a Django without
   ``MAILERS`` (before 6.1).
+- ``dovecote.E040``: ``DOVECOTE_DIGEST_SCHEDULES`` or
+  ``DOVECOTE_DELIVERY_WINDOWS`` is invalid.
+- ``dovecote.E041``: a notification type offers a frequency that is neither
+  ``immediate`` nor a key of ``DOVECOTE_DIGEST_SCHEDULES``.
 """
 
 from __future__ import annotations
@@ -256,6 +260,34 @@ def check_mailers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
                         "which MAILERS does not define.",
                         hint=f"Defined mailers: {', '.join(known) or 'none'}.",
                         id="dovecote.E031",
+                    )
+                )
+    return errors
+
+
+@checks.register("dovecote")
+def check_timing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check the digest schedules, the site's delivery windows, types' frequencies."""
+    from dovecote.notifications.registry import registered_notifications
+    from dovecote.notifications.timing import IMMEDIATE, schedules, site_windows
+
+    try:
+        known = schedules()
+        site_windows()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="dovecote.E040")]
+    errors: list[checks.CheckMessage] = []
+    for cls in registered_notifications():
+        for frequency in cls.frequencies:
+            if frequency != IMMEDIATE and frequency not in known:
+                errors.append(
+                    checks.Error(
+                        f"The notification {cls.name!r} offers the frequency "
+                        f"{frequency!r}, which DOVECOTE_DIGEST_SCHEDULES does "
+                        "not define.",
+                        hint=f"Defined: {', '.join([IMMEDIATE, *known])}.",
+                        obj=cls,
+                        id="dovecote.E041",
                     )
                 )
     return errors

@@ -35,7 +35,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Case, Q, Value, When
+from django.db.models import BigIntegerField, Case, Count, Q, Value, When
 from django.dispatch import receiver
 from django.utils import timezone, translation
 
@@ -61,8 +61,10 @@ __all__ = [
     "settle_digests",
 ]
 
-#: (recipient, channel, slot) groups built per transaction.
+#: (recipient, channel, slot) groups built per transaction, at most ...
 PAGE_SIZE = 1000
+#: ... and about this many items (one group may hold more).
+PAGE_ITEMS = 10_000
 
 _ITEM_FIELDS = (
     "pk",
@@ -96,19 +98,28 @@ def digest_key(recipient: str, channel: str, slot: datetime, first_item: int) ->
 def build_due_digests(now: datetime | None = None) -> list[int]:
     """Turn due held deliveries into digest Deliveries; return their pks.
 
-    Each digest is enqueued when its page commits. Queries per page of
-    ``PAGE_SIZE`` groups are constant (plus one UPDATE per few thousand
-    items, as the database's parameter limit allows).
+    Each digest is enqueued when its page commits. A page is up to
+    ``PAGE_SIZE`` groups and about ``PAGE_ITEMS`` items, so memory stays
+    flat (a single group larger than that is built whole); its queries are
+    constant, plus one UPDATE and one event INSERT per few thousand items,
+    as the database's parameter limit allows.
     """
     now = now or timezone.now()
     built: list[int] = []
     while True:
-        groups = list(
+        counted = (
             Delivery.objects.filter(status=DeliveryStatus.HELD, available_at__lte=now)
             .order_by("available_at", "recipient", "channel")
             .values_list("recipient", "channel", "available_at")
-            .distinct()[:PAGE_SIZE]
+            .annotate(n=Count("pk"))[:PAGE_SIZE]
         )
+        groups: list[tuple[str, str, datetime]] = []
+        items = 0
+        for recipient, channel, slot, n in counted:
+            if groups and items + n > PAGE_ITEMS:
+                break  # memory: a page holds about PAGE_ITEMS items
+            groups.append((recipient, channel, slot))
+            items += n
         if not groups:
             return built
         try:

@@ -268,12 +268,23 @@ def release_time(
 def schedules() -> dict[str, dict[str, int]]:
     """Return ``DOVECOTE_DIGEST_SCHEDULES``, checked."""
     found = setting("DOVECOTE_DIGEST_SCHEDULES") or {}
+    limits = {"weekday": 6, "hour": 23, "minute": 59}
     for name, spec in found.items():
-        unknown = set(spec) - {"weekday", "hour", "minute"}
-        if name == IMMEDIATE or unknown or not isinstance(spec, Mapping):
+        good = (
+            name != IMMEDIATE
+            and isinstance(spec, Mapping)
+            and all(
+                key in limits
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+                and 0 <= value <= limits[key]
+                for key, value in spec.items()
+            )
+        )
+        if not good:
             raise ImproperlyConfigured(
                 f"DOVECOTE_DIGEST_SCHEDULES[{name!r}] must be a dict of weekday "
-                f"(0 = Monday), hour and minute; got {spec!r}."
+                f"(0 = Monday … 6), hour (0-23) and minute (0-59); got {spec!r}."
             )
     return dict(found)
 
@@ -384,7 +395,9 @@ def set_delivery_window(
 def pause_notifications(user: Any, until: dt.datetime | dt.timedelta) -> Any:
     """Hold ``user``'s notifications until ``until`` (aware, or a timedelta).
 
-    Required notifications and the inbox are not held. Return the schedule.
+    Required notifications and the inbox are not held. Deliveries already
+    waiting (queued but not yet claimed, held for a digest) wait too: they
+    go out when the pause ends and the window is open. Return the schedule.
     """
     from dovecote.models import DeliverySchedule
 
@@ -397,12 +410,16 @@ def pause_notifications(user: Any, until: dt.datetime | dt.timedelta) -> Any:
     schedule, _ = DeliverySchedule.objects.update_or_create(
         user=user, defaults={"paused_until": until}
     )
+    release = _release_for(user, until)
+    _pending(user).filter(available_at__lt=release).update(
+        available_at=release, updated_at=timezone.now()
+    )
     return schedule
 
 
 def resume_notifications(user: Any) -> None:
     """End ``user``'s pause; what it held goes out now (the sweep sends it)."""
-    from dovecote.models import Delivery, DeliverySchedule, DeliveryStatus
+    from dovecote.models import DeliverySchedule
 
     now = timezone.now()
     schedule = DeliverySchedule.objects.filter(user=user).first()
@@ -413,12 +430,32 @@ def resume_notifications(user: Any) -> None:
     schedule.save(update_fields=["paused_until", "updated_at"])
     if until <= now:
         return
-    # Deliveries waiting for the end of the pause: due again by the windows.
-    schedules_ = Schedules([user])
-    zone, windows = schedules_.zone(user), schedules_.windows(user)
-    release = release_time(now, zone, windows)
-    Delivery.objects.filter(
-        user=user,
-        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.HELD],
-        available_at=until,
-    ).update(available_at=release, updated_at=now)
+    # What waits for the end of the pause is due again, by the windows.
+    _pending(user).filter(
+        available_at__gt=now, available_at__lte=_release_for(user, until)
+    ).update(available_at=_release_for(user, now), updated_at=now)
+
+
+def _release_for(user: Any, at: dt.datetime) -> dt.datetime:
+    found = Schedules([user])
+    return release_time(at, found.zone(user), found.windows(user))
+
+
+def _pending(user: Any) -> Any:
+    """Return ``user``'s unclaimed deliveries that windows and pauses apply to."""
+    from dovecote.exceptions import NotificationNotRegistered
+    from dovecote.models import Delivery, DeliveryStatus
+    from dovecote.notifications.registry import get_notification
+
+    rows = Delivery.objects.filter(
+        user=user, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.HELD]
+    ).exclude(protocol="inbox")
+    names = set(rows.values_list("notification", flat=True).distinct())
+    waiting = []
+    for name in names:
+        try:
+            if get_notification(name).respects_windows():
+                waiting.append(name)
+        except NotificationNotRegistered:
+            waiting.append(name)  # digests of mixed types ("digest")
+    return rows.filter(notification__in=waiting)

@@ -4,10 +4,12 @@ Add the fixtures with ``pytest_plugins = ["dovecote.testing.pytest_plugin"]``
 (unittest users: :class:`DovecoteTestCase`). Both switch email, SMS and chat
 to the locmem backends while tests run, as Django's test runner does for
 email, so nothing leaves the machine and ``dovecote.sms.outbox`` fills up.
-"Notified" means a Delivery that is queued, sending, sent or delivered (not
-skipped, not failed), so the assertions hold whether or not the task backend
-has run yet. :func:`deliver_queued` sends queued deliveries now, for tests
-whose transaction never commits.
+"Notified" means a Delivery that is queued, sending, sent or delivered, or an
+item held for (or carried by) a digest (not skipped, not failed; the digest
+Delivery itself is not counted again), so the assertions hold whether or not
+the task backend has run yet. :func:`deliver_queued` sends queued deliveries
+now, for tests whose transaction never commits; :func:`frozen_time` and
+:func:`flush_due` move the clock and send what came due (docs/timing.md).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ __all__ = [
 ]
 
 #: Statuses that count as notified.
-NOTIFIED_STATUSES = ("queued", "sending", "sent", "delivered")
+NOTIFIED_STATUSES = ("queued", "sending", "sent", "delivered", "held", "digested")
 
 
 #: The settings the test helpers switch, and the in-memory backend for each.
@@ -227,7 +229,10 @@ def notifications_sent(
     from dovecote.notifications.recipients import Recipient
     from dovecote.notifications.registry import get_notification
 
-    rows = Delivery.objects.filter(status__in=statuses)
+    # A digest carries items that are counted themselves.
+    rows = Delivery.objects.filter(status__in=statuses).exclude(
+        data__has_key="dovecote_digest"
+    )
     if notification is not None:
         rows = rows.filter(notification=get_notification(notification).name)
     if channel is not None:

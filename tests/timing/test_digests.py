@@ -206,3 +206,42 @@ class RefusingBackend:
         import smtplib
 
         raise smtplib.SMTPRecipientsRefused({"ana@example.com": (550, b"no such user")})
+
+
+def test_assertions_count_held_and_digested_items_once(user):
+    from dovecote.testing import assert_notified
+
+    set_frequency(user, "comment-added", "email", "hourly")
+    with frozen_time(dt.datetime(2026, 6, 10, 9, 30, tzinfo=dt.UTC)) as clock:
+        comment(user, 1)
+        comment(user, 2)
+        assert_notified(user, "comment-added", channel="email", count=2)
+        clock.advance(dt.timedelta(hours=1))
+    assert len(mail.outbox) == 1
+    assert_notified(user, "comment-added", channel="email", count=2)
+
+
+def test_pages_bound_items_and_still_build_every_digest(
+    user, monkeypatch, django_user_model
+):
+    others = [
+        django_user_model.objects.create_user(f"o{i}", email=f"o{i}@example.com")
+        for i in range(3)
+    ]
+    monkeypatch.setattr(digests, "PAGE_ITEMS", 3)
+    for person in [user, *others]:
+        set_frequency(person, "comment-added", "email", "hourly")
+    with frozen_time(dt.datetime(2026, 6, 10, 9, 30, tzinfo=dt.UTC)) as clock:
+        for n in range(2):
+            send_notification(
+                "comment-added", [user, *others], {"post_title": "A", "text": f"{n}"}
+            )
+        clock.advance(dt.timedelta(hours=1), flush=False)
+        built = digests.build_due_digests()
+    assert len(built) == 4
+    assert Delivery.objects.filter(status="held").count() == 0
+    assert sorted(
+        Delivery.objects.filter(pk__in=built).values_list(
+            "data__dovecote_digest__items", flat=True
+        )
+    ) == [2, 2, 2, 2]

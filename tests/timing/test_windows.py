@@ -275,3 +275,66 @@ def test_a_window_opening_for_many_is_paced_by_the_rate_limit(
     assert max(chunks) <= 10
     assert RateLimitBucket.objects.get(key="email").tokens == pytest.approx(-20)
     assert len(mail.outbox) == 30
+
+
+def test_system_checks_name_bad_schedules_and_unknown_frequencies(
+    settings, comment_added
+):
+    from dovecote.checks import check_timing
+
+    assert check_timing() == []
+    settings.DOVECOTE_DIGEST_SCHEDULES = {"daily": {"hour": 8}}
+    errors = check_timing()
+    assert {e.id for e in errors} == {"dovecote.E041"}
+    assert "'hourly'" in errors[0].msg
+    settings.DOVECOTE_DIGEST_SCHEDULES = {"daily": {"hour": 25}}
+    assert [e.id for e in check_timing()] == ["dovecote.E040"]
+    settings.DOVECOTE_DIGEST_SCHEDULES = {
+        "hourly": {"minute": 0},
+        "daily": {"hour": 8},
+        "weekly": {"weekday": 0, "hour": 8},
+    }
+    settings.DOVECOTE_DELIVERY_WINDOWS = {"mon": ["8-9"]}
+    errors = check_timing()
+    assert [e.id for e in errors] == ["dovecote.E040"]
+    assert "DOVECOTE_DELIVERY_WINDOWS" in errors[0].msg
+
+
+@pytest.mark.django_db
+def test_the_time_zone_attribute_wins(settings, user):
+    from dovecote.notifications.timing import user_time_zone
+
+    set_delivery_window(user, None, time_zone="Europe/Amsterdam")
+    assert str(user_time_zone(user)) == "Europe/Amsterdam"
+    settings.DOVECOTE_TIME_ZONE_ATTRIBUTE = "tz_name"
+    user.tz_name = "Asia/Tokyo"
+    assert str(user_time_zone(user)) == "Asia/Tokyo"
+    user.tz_name = "not a zone"  # falls through to the schedule
+    assert str(user_time_zone(user)) == "Europe/Amsterdam"
+    settings.DOVECOTE_TIME_ZONE_ATTRIBUTE = None
+    set_delivery_window(user, None, time_zone="")
+    settings.TIME_ZONE = "America/Chicago"
+    assert str(user_time_zone(user)) == "America/Chicago"
+
+
+@pytest.mark.django_db
+def test_a_pause_also_holds_what_was_already_waiting(user):
+    set_delivery_window(user, {"mon-sun": ["08:00-20:00"]}, time_zone="UTC")
+    set_frequency(user, "comment-added", "email", "hourly")
+    with frozen_time(dt.datetime(2026, 6, 10, 9, 30, tzinfo=dt.UTC)) as clock:
+        send_notification("comment-added", [user], {"post_title": "A"})
+        held = Delivery.objects.get(status="held")
+        assert held.available_at == dt.datetime(2026, 6, 10, 10, 0, tzinfo=dt.UTC)
+        # Paused until 21:00: the window is closed then, so 08:00 next day.
+        pause_notifications(user, dt.datetime(2026, 6, 10, 21, 0, tzinfo=dt.UTC))
+        held.refresh_from_db()
+        assert held.available_at == dt.datetime(2026, 6, 11, 8, 0, tzinfo=dt.UTC)
+        security = send_notification("security-alert", [user], {})
+        assert [e.available_at for e in security if e.channel == "email"] == [None]
+        clock.advance(to=dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC))
+        assert [m.subject for m in mail.outbox if "comment" in m.subject.lower()] == []
+        resume_notifications(user)
+        held.refresh_from_db()
+        assert held.available_at == dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)
+        flush_due()
+    assert any("1 new notification" in m.subject for m in mail.outbox)

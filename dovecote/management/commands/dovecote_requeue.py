@@ -69,7 +69,8 @@ class Command(BaseCommand):
                     f"taken over {len(result.taken_over)}, "
                     f"failed {len(result.failed)}, "
                     f"enqueued {len(result.enqueued)}, "
-                    f"not enqueued {len(result.not_enqueued)}"
+                    f"not enqueued {len(result.not_enqueued)}, "
+                    f"digests built {len(result.digests)}"
                 )
             if not options["loop"]:
                 return
