@@ -15,8 +15,12 @@ def test_dovecote_all():
         "Notification",
         "Recipient",
         "explain_notification",
+        "pause_notifications",
         "register",
+        "resume_notifications",
         "send_notification",
+        "set_delivery_window",
+        "set_frequency",
     ]
 
 

@@ -140,6 +140,13 @@ def test_alice_sees_preferences_and_reads_an_inbox_item(new_page, site):
     log_in(page, site, "alice", "alice")
     expect(page.locator("form.dc-prefs")).to_be_visible()
     expect(page.get_by_role("button", name="Save preferences")).to_be_visible()
+    # The demo made Alice take review comments as a daily digest, with
+    # quiet hours in Amsterdam: the preference centre shows both.
+    comments = page.get_by_role("group", name="Comments on your reviews")
+    expect(comments.get_by_label("How often (email)")).to_have_value("daily")
+    expect(page.get_by_label("Time zone")).to_have_value("Europe/Amsterdam")
+    expect(page.get_by_label("Only notify me between these hours")).to_be_checked()
+    expect(page.get_by_label("Weekdays from")).to_have_value("09:00")
     shot(page, "example-preferences")
 
     page.goto(f"{site}/notifications/inbox/")
