@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,17 +23,26 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 USERS, ITEMS = 12, 4
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.database]
+IS_POSTGRES = os.environ.get("DOVECOTE_TEST_DB") == "postgres"
 
 
 class Env:
+    """A database (SQLite, or PostgreSQL with DOVECOTE_TEST_DB=postgres)."""
+
     def __init__(self, tmp_path: Path) -> None:
         self.sink = tmp_path / "sink.txt"
         self.sink.touch()
+        self.pg_name = ""
+        db = f"sqlite:{tmp_path / 'db.sqlite3'}"
+        if IS_POSTGRES:
+            self.pg_name = f"dovecote_digest_{uuid.uuid4().hex[:10]}"
+            _pg(f'CREATE DATABASE "{self.pg_name}"')
+            db = f"postgres:{self.pg_name}"
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.delivery.settings_worker",
-            "DOVECOTE_FAULT_DB": f"sqlite:{tmp_path / 'db.sqlite3'}",
+            "DOVECOTE_FAULT_DB": db,
             "DOVECOTE_LEASE": "1",
             "DIGEST_SINK": str(self.sink),
             "PYTHONPATH": str(ROOT),
@@ -78,12 +88,28 @@ class Env:
         return Counter(line.split("\t")[0] for line in lines)
 
 
+def _pg(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1",
+        user=os.environ.get("PGUSER", "postgres"),
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(sql)
+
+
 @pytest.fixture
 def env(tmp_path):
     env = Env(tmp_path)
-    env.run("migrate")
-    assert env.run("seed", str(USERS), str(ITEMS)) == {"held": USERS * ITEMS}
-    return env
+    try:
+        env.run("migrate")
+        assert env.run("seed", str(USERS), str(ITEMS)) == {"held": USERS * ITEMS}
+        yield env
+    finally:
+        if env.pg_name:
+            _pg(f'DROP DATABASE IF EXISTS "{env.pg_name}" WITH (FORCE)')
 
 
 def test_killed_while_building_loses_and_doubles_nothing(env):
