@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
-from hypothesis import given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dovecote import explain_notification, send_notification
@@ -338,3 +338,44 @@ def test_a_pause_also_holds_what_was_already_waiting(user):
         assert held.available_at == dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)
         flush_due()
     assert any("1 new notification" in m.subject for m in mail.outbox)
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    zone_name=st.sampled_from(ZONES),
+    spec=window_specs(),
+    at=st.datetimes(
+        min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2027, 12, 31)
+    ).map(lambda d: d.replace(tzinfo=dt.UTC)),
+)
+def test_end_to_end_nothing_is_delivered_while_the_window_is_closed(
+    user, zone_name, spec, at
+):
+    mail.outbox = []
+    Delivery.objects.all().delete()
+    zone = ZoneInfo(zone_name)
+    windows = parse_windows(spec)
+    set_delivery_window(user, spec, time_zone=zone_name)
+    with frozen_time(at) as clock:
+        result = send_notification("order-shipped", [user], {"order": 1})
+        email = next(e for e in result if e.channel == "email")
+        flush_due()
+        if is_open(at, zone, windows):
+            event("open at send time")
+            assert email.available_at is None
+            assert len(mail.outbox) == 1
+            return
+        event("closed at send time")
+        assert email.reason == "outside_delivery_window"
+        release = email.available_at
+        assert release is not None and is_open(release, zone, windows)
+        clock.advance(to=release - dt.timedelta(seconds=1))
+        assert mail.outbox == []  # closed until the very end
+        clock.advance(to=release)
+        assert len(mail.outbox) == 1
+        assert is_open(clock.now(), zone, windows)
