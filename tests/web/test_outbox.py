@@ -197,3 +197,23 @@ def test_preview_uses_the_types_preview_context(staff_client):
         unregister(PreviewedShipment)
     assert "Order SAMPLE-42" in page
     assert "Body SAMPLE-42" in page
+
+
+@pytest.mark.parametrize("channel", ["email", "sms", "slack-webhook", "inbox"])
+def test_channels_render_plain_str_never_safe_strings(channel):
+    # A SafeString would be printed unescaped by any page that shows it.
+    from django.utils.safestring import SafeData
+
+    from dovecote.channels import get_channels
+    from dovecote.notifications.registry import get_notification
+    from dovecote.views.outbox import sample_context
+
+    cls = get_notification("order-shipped")
+    if channel not in cls.all_channels():
+        pytest.skip(f"order-shipped is not sent on {channel}")
+    context = sample_context(cls, channel)
+    context["order"] = '<b onclick="x()">A&B</b>'
+    rendered = get_channels()[channel].render(cls(), context)
+    for value in (rendered.subject, rendered.body, rendered.html):
+        assert type(value) is str
+        assert not isinstance(value, SafeData)
