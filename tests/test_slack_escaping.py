@@ -143,3 +143,14 @@ def test_finish_escapes_outside_marked_spans_only():
     # Outside a Slack render, marked markup is plain text again.
     assert str(mark_slack_safe("<@U1AB>")) == "<@U1AB>"
     assert slack_escape("<&>") == "&lt;&amp;&gt;"
+
+
+def test_an_on_demand_webhook_recipient_prints_redacted():
+    from dovecote import Recipient
+
+    url = "https://hooks.slack.com/services/T0/B0/RecipientSecret"
+    rendered = render(
+        "order-shipped", {"order": "A-1", "recipient": Recipient(slack_webhook=url)}
+    )
+    assert "RecipientSecret" not in rendered.body
+    assert "https://hooks.slack.com/services/…" in rendered.body

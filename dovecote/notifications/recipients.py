@@ -13,6 +13,7 @@ from django.db.models import Model, QuerySet
 from django.utils.module_loading import import_string
 
 from dovecote.conf import setting
+from dovecote.redaction import redact_text
 
 __all__ = [
     "AddressBook",
@@ -63,7 +64,8 @@ class Recipient:
             )
 
     def __str__(self) -> str:
-        return self.name or self.key
+        # Printed in templates and logs: a webhook URL (a secret) redacted.
+        return self.name or redact_text(self.key)
 
     def address_map(self) -> dict[str, str]:
         """Return this recipient's addresses by protocol."""
