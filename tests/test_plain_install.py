@@ -108,6 +108,8 @@ else:
         "dovecote.channels.sms.SmsChannel",
     ]
 DEFAULT_FROM_EMAIL = "smoke@example.com"
+# Absolute https links (List-Unsubscribe needs them; else check W021 warns).
+DOVECOTE_BASE_URL = "https://smoke.example.com"
 SMS_BACKEND = "dovecote.sms.backends.filebased.SmsBackend"
 SMS_FILE_PATH = BASE_DIR / "out" / "sms"
 DEFAULT_FROM_SMS = "+15005550006"
