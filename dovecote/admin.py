@@ -29,6 +29,7 @@ from dovecote.models import (
     Address,
     Delivery,
     DeliveryEvent,
+    DeliverySchedule,
     DeliveryStatus,
     GroupPreference,
     InboxMessage,
@@ -49,10 +50,14 @@ if TYPE_CHECKING:
     _PreferenceAdmin = admin.ModelAdmin[Preference]
     _GroupPreferenceAdmin = admin.ModelAdmin[GroupPreference]
     _InboxMessageAdmin = admin.ModelAdmin[InboxMessage]
+    _DeliveryScheduleAdmin = admin.ModelAdmin[DeliverySchedule]
+    _DeliveryScheduleForm = forms.ModelForm[DeliverySchedule]
 else:
     _DeliveryEventInline = admin.TabularInline
     _DeliveryAdmin = _AddressAdmin = _SuppressionAdmin = admin.ModelAdmin
     _PreferenceAdmin = _GroupPreferenceAdmin = _InboxMessageAdmin = admin.ModelAdmin
+    _DeliveryScheduleAdmin = admin.ModelAdmin
+    _DeliveryScheduleForm = forms.ModelForm
 
 #: Statuses from which "Resend" makes a new Delivery. Queued and sending
 #: ones are still in flight; skipped ones were held back on purpose
@@ -597,8 +602,15 @@ class SuppressionAdmin(_SuppressionAdmin):
 class PreferenceAdmin(_PreferenceAdmin):
     """Users' own choices, per notification and channel."""
 
-    list_display = ("user", "notification", "channel", "enabled", "updated_at")
-    list_filter = ("notification", "channel", "enabled")
+    list_display = (
+        "user",
+        "notification",
+        "channel",
+        "enabled",
+        "frequency",
+        "updated_at",
+    )
+    list_filter = ("notification", "channel", "enabled", "frequency")
     search_fields = ("user__username", "user__email", "notification")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
@@ -608,10 +620,59 @@ class PreferenceAdmin(_PreferenceAdmin):
 class GroupPreferenceAdmin(_GroupPreferenceAdmin):
     """Defaults for members of a group; a user's own preference wins."""
 
-    list_display = ("group", "notification", "channel", "enabled", "updated_at")
-    list_filter = ("group", "notification", "channel", "enabled")
+    list_display = (
+        "group",
+        "notification",
+        "channel",
+        "enabled",
+        "frequency",
+        "updated_at",
+    )
+    list_filter = ("group", "notification", "channel", "enabled", "frequency")
     search_fields = ("group__name", "notification")
     list_select_related = ("group",)
+
+
+class DeliveryScheduleForm(_DeliveryScheduleForm):
+    """A schedule checked as ``set_delivery_window`` checks it."""
+
+    class Meta:
+        model = DeliverySchedule
+        fields = ["user", "time_zone", "windows", "paused_until"]
+
+    def clean_time_zone(self) -> str:
+        """Refuse a name that is not an IANA time zone."""
+        from dovecote.notifications.timing import get_zone
+
+        value = str(self.cleaned_data.get("time_zone") or "")
+        if value:
+            try:
+                get_zone(value)
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return value
+
+    def clean_windows(self) -> Any:
+        """Refuse windows ``set_delivery_window`` would refuse."""
+        from dovecote.notifications.timing import parse_windows
+
+        value = self.cleaned_data.get("windows")
+        try:
+            parse_windows(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return value
+
+
+@admin.register(DeliverySchedule)
+class DeliveryScheduleAdmin(_DeliveryScheduleAdmin):
+    """Users' time zones, delivery windows and pauses (docs/timing.md)."""
+
+    form = DeliveryScheduleForm
+    list_display = ("user", "time_zone", "paused_until", "updated_at")
+    search_fields = ("user__username", "user__email", "time_zone")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
 
 
 class ReadListFilter(admin.SimpleListFilter):
@@ -658,6 +719,7 @@ class InboxMessageAdmin(_InboxMessageAdmin):
 __all__ = [
     "AddressAdmin",
     "DeliveryAdmin",
+    "DeliveryScheduleAdmin",
     "GroupPreferenceAdmin",
     "InboxMessageAdmin",
     "PreferenceAdmin",
