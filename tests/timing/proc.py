@@ -48,10 +48,12 @@ def main(argv: list[str]) -> None:
     from dovecote.models import Delivery
     from dovecote.notifications.preferences import set_frequency
     from dovecote.notifications.registry import register
+    from tests.mailsettings import email_settings
     from tests.timing.conftest import CommentAdded
 
     register(CommentAdded)
-    settings.EMAIL_BACKEND = "tests.timing.proc.SinkBackend"
+    for name, value in email_settings("tests.timing.proc.SinkBackend").items():
+        setattr(settings, name, value)
     command = argv[0]
     if command == "migrate":
         call_command("migrate", verbosity=0)

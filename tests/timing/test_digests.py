@@ -21,6 +21,7 @@ from dovecote.notifications.preferences import (
 from dovecote.notifications.timing import set_delivery_window
 from dovecote.signals import digest_sent
 from dovecote.testing import flush_due, frozen_time
+from tests.mailsettings import email_settings
 
 AMS = ZoneInfo("Europe/Amsterdam")
 pytestmark = pytest.mark.django_db
@@ -173,7 +174,10 @@ def test_a_late_item_for_a_built_slot_gets_its_own_digest(user):
 
 def test_a_digest_that_fails_for_good_fails_its_items(user, settings):
     set_frequency(user, "comment-added", "email", "hourly")
-    settings.EMAIL_BACKEND = "tests.timing.test_digests.RefusingBackend"
+    for name, value in email_settings(
+        "tests.timing.test_digests.RefusingBackend"
+    ).items():
+        setattr(settings, name, value)
     with frozen_time(dt.datetime(2026, 6, 10, 9, 30, tzinfo=dt.UTC)) as clock:
         comment(user, 1)
         comment(user, 2)
