@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_TIMEOUT": 10.0,
     "TWILIO_BASE_URL": "https://api.twilio.com",
     "TWILIO_STATUS_CALLBACK": None,
+    "TWILIO_FROM_NUMBER": None,
     "MESSAGEBIRD_BASE_URL": "https://rest.messagebird.com",
     "VONAGE_BASE_URL": "https://rest.nexmo.com",
     # Provider status webhooks (dovecote.webhooks).

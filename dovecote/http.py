@@ -588,6 +588,6 @@ class HttpSmsBackend(HttpBackend, BaseSmsBackend):
         override this too.
         """
         return normalize_originator(
-            message.originator or "",
+            self.sender_of(message),
             allow_alphanumeric=self.supports_alphanumeric_originator,
         )

@@ -127,6 +127,55 @@ class SmsBackendContract:
         assert len(message.results) == 1
 
 
+class DevSmsBackendContract(SmsBackendContract):
+    """The development backends (console, file, locmem, dummy).
+
+    As django-sms's, they record what they are given: a number that parses
+    is normalised, one that does not is kept as given, never rejected (the
+    provider backends keep strict E.164 validation). Only an empty number
+    is invalid.
+    """
+
+    def test_invalid_number_is_reported_and_valid_ones_still_sent(self):
+        message = sms.Message("hi", SENDER, ["not-a-number", UK])
+        assert self.connection().send_messages([message]) == 1
+        assert [(r.recipient, r.status) for r in message.results] == [
+            ("not-a-number", "sent"),
+            (UK, "sent"),
+        ]
+        self.assert_sent([(SENDER, "not-a-number", "hi"), (SENDER, UK, "hi")])
+
+    def test_invalid_number_raises_naming_it_after_sending_valid_ones(self):
+        # django-sms's own tests send to "0600000000" with no region set.
+        first = sms.Message("first", "0600000000", ["0600000000", " "])
+        with pytest.raises(InvalidAddress, match="' '"):
+            self.connection().send_messages([first])
+        assert [r.status for r in first.results] == ["sent", "invalid"]
+        self.assert_sent([("0600000000", "0600000000", "first")])
+
+    #: True for the dummy backend: it returns the number of messages given.
+    counts_given_messages = False
+
+    def test_message_with_only_invalid_numbers_counts_zero(self):
+        message = sms.Message("hi", SENDER, ["", "  "])
+        count = self.connection(fail_silently=True).send_messages([message])
+        assert count == (1 if self.counts_given_messages else 0)
+        assert [r.status for r in message.results] == ["invalid", "invalid"]
+        assert self.sent() == []
+
+    def test_number_in_sms_default_region_is_normalised(self, settings):
+        settings.SMS_DEFAULT_REGION = "FR"
+        message = sms.Message("hi", SENDER, ["06 00 00 00 01"])
+        assert self.connection().send_messages([message]) == 1
+        assert message.results[0].recipient == "+33600000001"
+        self.assert_sent([(SENDER, "+33600000001", "hi")])
+
+    def test_unparsable_sender_is_kept(self):
+        message = sms.Message("hi", "Far too long a name", [UK])
+        assert self.connection().send_messages([message]) == 1
+        self.assert_sent([("Far too long a name", UK, "hi")])
+
+
 class ChatBackendContract:
     """The behaviour every chat backend shares."""
 

@@ -9,11 +9,11 @@ from tests.backends.contract import (
     UK,
     UK_OTHER,
     ChatBackendContract,
-    SmsBackendContract,
+    DevSmsBackendContract,
 )
 
 
-class TestConsoleSmsBackend(SmsBackendContract):
+class TestConsoleSmsBackend(DevSmsBackendContract):
     backend_path = "dovecote.sms.backends.console.SmsBackend"
 
     def setup_method(self):

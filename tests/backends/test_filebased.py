@@ -17,12 +17,12 @@ from tests.backends.contract import (
     UK_OTHER,
     UNICODE_BODY,
     ChatBackendContract,
-    SmsBackendContract,
+    DevSmsBackendContract,
 )
 from tests.backends.test_console import parse_chat_records
 
 
-class TestFileSmsBackend(SmsBackendContract):
+class TestFileSmsBackend(DevSmsBackendContract):
     backend_path = "dovecote.sms.backends.filebased.SmsBackend"
 
     @pytest.fixture(autouse=True)

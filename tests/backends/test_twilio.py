@@ -167,3 +167,35 @@ def test_base_url_setting_is_used_when_no_keyword(fake_twilio, settings):
     connection = sms.get_connection(BACKEND, **fake_twilio.credentials)
     assert sms.send_sms("Hello", SENDER, [UK], connection=connection) == 1
     assert fake_twilio.count == 1
+
+
+def test_twilio_from_number_setting_is_the_default_sender(fake_twilio, settings):
+    # django-courier's (and django-notifier's example's) settings, unchanged.
+    settings.TWILIO_ACCOUNT_SID = fake_twilio.account_sid
+    settings.TWILIO_AUTH_TOKEN = fake_twilio.auth_token
+    settings.TWILIO_FROM_NUMBER = SENDER
+    settings.DEFAULT_FROM_SMS = None
+    settings.TWILIO_BASE_URL = fake_twilio.base_url
+    assert sms.send_sms("Hello", None, [UK], connection=sms.get_connection(BACKEND))
+    assert fake_twilio.requests[0].form["From"] == SENDER
+
+
+def test_an_explicit_originator_wins_over_twilio_from_number(fake_twilio, settings):
+    settings.TWILIO_FROM_NUMBER = "+12065550199"
+    sms.send_sms("Hello", SENDER, [UK], connection=connect(fake_twilio))
+    assert fake_twilio.requests[0].form["From"] == SENDER
+
+
+def test_from_number_keyword_and_messaging_service_sid(fake_twilio, settings):
+    settings.DEFAULT_FROM_SMS = None
+    connection = connect(fake_twilio, from_number=SERVICE_SID)
+    sms.send_sms("Hello", None, [UK], connection=connection)
+    assert fake_twilio.requests[0].form["MessagingServiceSid"] == SERVICE_SID
+
+
+def test_without_any_sender_twilio_names_the_settings(fake_twilio, settings):
+    settings.DEFAULT_FROM_SMS = None
+    message = sms.Message("Hello", None, [UK])
+    assert connect(fake_twilio, fail_silently=True).send_messages([message]) == 0
+    assert "DEFAULT_FROM_SMS" in message.results[0].error_message
+    assert fake_twilio.requests == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -13,6 +14,12 @@ from dovecote.transport import BaseTransportBackend
 
 if TYPE_CHECKING:
     from dovecote.sms.message import Message
+
+logger = logging.getLogger("dovecote.sms")
+
+#: Values already warned about (once per process each; bounded).
+_warned: set[str] = set()
+_MAX_WARNED = 1000
 
 
 class BaseSmsBackend(BaseTransportBackend):
@@ -41,16 +48,59 @@ class BaseSmsBackend(BaseTransportBackend):
     ``send_sms()``, a channel, your code), ``dovecote.sms.signals.post_send``
     is sent once for each message that reached a recipient, with
     ``sender=Message`` (the message's class) and ``instance=message``.
+
+    The development backends (console, file, locmem, dummy) set
+    ``validate_numbers = False``: like django-sms's, they record whatever
+    they are given. A number that parses is still normalised to E.164; one
+    that does not (``"0600000000"`` with no ``SMS_DEFAULT_REGION``) is kept
+    as given, with a warning in the ``dovecote.sms`` log, instead of being
+    rejected.
     """
 
     address_kind: ClassVar[str] = "phone number"
     post_send = post_send
     #: Whether the provider accepts alphanumeric sender ids ("Dovecote").
     supports_alphanumeric_originator: ClassVar[bool] = True
+    #: False for development backends: unparsable numbers are kept as given.
+    validate_numbers: ClassVar[bool] = True
 
     def normalize_address(self, address: str) -> str:
-        """Return the recipient ``address`` as an E.164 number."""
-        return normalize_number(address)
+        """Return the recipient ``address`` as an E.164 number.
+
+        Without ``validate_numbers``, a non-empty string that is not a valid
+        number is returned as given.
+        """
+        if self.validate_numbers:
+            return normalize_number(address)
+        try:
+            return normalize_number(address)
+        except InvalidAddress as exc:
+            if not isinstance(address, str) or not address.strip():
+                raise
+            self._warn_kept(address, exc)
+            return address
+
+    def _warn_kept(self, value: str, exc: InvalidAddress) -> None:
+        # Once per value: a test suite sending to "0600000000" a hundred
+        # times is told once.
+        if value in _warned or len(_warned) >= _MAX_WARNED:
+            return
+        _warned.add(value)
+        logger.warning(
+            "%s SMS backend: %s; recorded as given (a provider backend would "
+            "reject it).",
+            self.provider_name,
+            exc.message.rstrip("."),
+        )
+
+    def sender_of(self, message: Message) -> str:
+        """Return the sender to use for ``message``, before validation.
+
+        The message's originator (which defaults to ``DEFAULT_FROM_SMS``);
+        a backend may fall back to a setting of its own (Twilio:
+        ``TWILIO_FROM_NUMBER``).
+        """
+        return message.originator or ""
 
     def prepare_originator(self, message: Message) -> str | None:
         """Return the message's sender, normalised, or None if it is invalid.
@@ -59,14 +109,17 @@ class BaseSmsBackend(BaseTransportBackend):
         one should treat that as invalid. When the sender is invalid, every
         recipient of the message gets an ``"invalid"`` result naming it.
         """
-        if not message.originator:
+        sender = self.sender_of(message)
+        if not sender:
             return ""
         try:
             return normalize_originator(
-                message.originator,
-                allow_alphanumeric=self.supports_alphanumeric_originator,
+                sender, allow_alphanumeric=self.supports_alphanumeric_originator
             )
         except InvalidAddress as exc:
+            if not self.validate_numbers and isinstance(sender, str):
+                self._warn_kept(sender, exc)
+                return sender
             self.reject_all(message, exc.message)
             return None
 

@@ -21,11 +21,13 @@ def format_record(originator: str, recipient: str, body: str) -> str:
 class SmsBackend(StreamBackendMixin, BaseSmsBackend):
     """Write one record per recipient to ``stream`` (``sys.stdout``).
 
-    Recipients are validated like a provider would: an invalid number gets
-    an ``"invalid"`` result and no record, the others are written.
+    Like django-sms's, it records what it is given: numbers are normalised
+    to E.164 when they parse and written as given when they do not (see
+    :class:`~dovecote.sms.backends.base.BaseSmsBackend`).
     """
 
     provider_name: ClassVar[str] = "console"
+    validate_numbers: ClassVar[bool] = False
 
     def write_message(self, message: Message) -> None:
         """Write one record per valid recipient of ``message``."""

@@ -16,12 +16,14 @@ _ids = itertools.count(1)
 class SmsBackend(BaseSmsBackend):
     """Append each message accepted for a recipient to ``dovecote.sms.outbox``.
 
-    Numbers are validated and normalised as a provider would; the results
-    carry ids ``"locmem-<n>"``. A message whose recipients are all invalid
-    is not appended.
+    Numbers are normalised to E.164 when they parse and kept as given when
+    they do not (as django-sms's locmem backend kept everything); the
+    results carry ids ``"locmem-<n>"``. A message without recipients is not
+    appended.
     """
 
     provider_name: ClassVar[str] = "locmem"
+    validate_numbers: ClassVar[bool] = False
 
     def send_messages(self, messages: Sequence[Message]) -> int:
         """Append the messages to the outbox; return the count appended."""

@@ -33,7 +33,10 @@ class SmsBackend(HttpSmsBackend):
     Settings: ``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN`` (or the keywords
     ``account_sid``/``auth_token``), optional ``TWILIO_STATUS_CALLBACK``
     (keyword ``status_callback``) and ``TWILIO_BASE_URL`` (``base_url``).
-    An originator starting with ``MG`` is sent as ``MessagingServiceSid``.
+    A message without an originator (and no ``DEFAULT_FROM_SMS``) is sent
+    from ``TWILIO_FROM_NUMBER`` (keyword ``from_number``), django-courier's
+    and django-notifier's setting. An originator starting with ``MG`` is
+    sent as ``MessagingServiceSid``.
     """
 
     provider_name: ClassVar[str] = "Twilio"
@@ -47,6 +50,7 @@ class SmsBackend(HttpSmsBackend):
         account_sid: str | None = None,
         auth_token: str | None = None,
         status_callback: str | None = None,
+        from_number: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(fail_silently=fail_silently, **kwargs)
@@ -55,17 +59,24 @@ class SmsBackend(HttpSmsBackend):
         self.status_callback: str | None = status_callback or setting(
             "TWILIO_STATUS_CALLBACK"
         )
+        self.from_number: str = from_number or setting("TWILIO_FROM_NUMBER") or ""
+
+    def sender_of(self, message: Message) -> str:
+        """Return the message's originator, else ``TWILIO_FROM_NUMBER``."""
+        return message.originator or self.from_number
 
     def prepare_originator(self, message: Message) -> str | None:
         """Accept a Messaging Service SID as well as a number or sender id."""
-        if MESSAGING_SERVICE_SID.fullmatch(message.originator or ""):
-            return message.originator
+        sender = self.sender_of(message)
+        if MESSAGING_SERVICE_SID.fullmatch(sender):
+            return sender
         return super().prepare_originator(message)
 
     def originator(self, message: Message) -> str:
         """Return the sender: a Messaging Service SID, number or sender id."""
-        if MESSAGING_SERVICE_SID.fullmatch(message.originator or ""):
-            return message.originator or ""
+        sender = self.sender_of(message)
+        if MESSAGING_SERVICE_SID.fullmatch(sender):
+            return sender
         return super().originator(message)
 
     def build_request(self, message: Message, recipients: list[str]) -> HttpRequest:
