@@ -98,7 +98,7 @@ _TYPES_TEMPLATE = """{% extends "admin/base_site.html" %}{% load i18n %}
 <tr class="notification-type" data-name="{{ type.name }}">
 <td><code>{{ type.name }}</code></td>
 <td>{{ type.display_name }}{% if type.description %}<br><small>{{ type.description }}</small>{% endif %}</td>
-<td>{{ type.channels|join:", " }}</td>
+<td>{% for c in type.channel_info %}<span title="{{ c.description }}">{{ c.display_name }}</span> <code>{{ c.name }}</code>{% if not forloop.last %}, {% endif %}{% endfor %}</td>
 <td>{% if type.required %}{% translate "yes" %}{% else %}{% translate "no" %}{% endif %}</td>
 <td>{% for t in type.templates %}<div class="{% if t.exists %}template-found{% elif t.optional %}template-optional{% else %}template-missing{% endif %}">
 {{ t.channel }}: <code>{{ t.path }}</code> {% if t.exists %}✓{% elif t.optional %}({% translate "optional, absent" %}){% else %}<strong>{% translate "missing" %}</strong>{% endif %}</div>

@@ -4,7 +4,8 @@
   an ``OPTIONS`` key the channel does not read).
 - ``dovecote.E002``: a backend in a channel's ``BACKENDS`` cannot be imported.
 - ``dovecote.E003``: ``SMS_BACKEND`` or ``CHAT_BACKEND`` cannot be imported.
-- ``dovecote.E004``: a notification type names an unknown channel.
+- ``dovecote.W004``: a notification type names a channel that
+  ``DOVECOTE_CHANNELS`` does not configure (sending skips it).
 - ``dovecote.E005``: a template of an enabled channel is missing or broken.
 - ``dovecote.W001``: a notification type has no channels.
 - ``dovecote.W020``: ``DOVECOTE_DEV_OUTBOX_PUBLIC`` opens the dev outbox to anyone.
@@ -105,12 +106,15 @@ def check_notifications(
             channel = channels.get(name)
             if channel is None:
                 errors.append(
-                    checks.Error(
+                    checks.Warning(
                         f"The notification {cls.name!r} names the channel "
-                        f"{name!r}, which DOVECOTE_CHANNELS does not configure.",
-                        hint=f"Configured channels: {', '.join(channels) or 'none'}.",
+                        f"{name!r}, which DOVECOTE_CHANNELS does not configure: "
+                        "it is skipped (channel_not_configured) when sending.",
+                        hint=f"Configured channels: {', '.join(channels) or 'none'}. "
+                        "Add the channel to DOVECOTE_CHANNELS, or remove it from "
+                        "the type if you dropped it on purpose.",
                         obj=cls,
-                        id="dovecote.E004",
+                        id="dovecote.W004",
                     )
                 )
                 continue

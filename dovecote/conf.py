@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
         "dovecote.channels.inbox.InboxChannel",
     ],
     "DOVECOTE_PHONE_LOOKUP": None,
+    "DOVECOTE_ADDRESS_LOOKUPS": {},
+    "DOVECOTE_CONTEXT_PROCESSORS": [],
     "DOVECOTE_LANGUAGE_ATTRIBUTE": "language",
     "DOVECOTE_SITE_NAME": None,
     "DOVECOTE_BASE_URL": None,

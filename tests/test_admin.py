@@ -297,7 +297,12 @@ def test_notification_types_page_lists_types_channels_and_required(
     shipped = content[content.index('data-name="admin-order-shipped"') :]
     shipped = shipped[: shipped.index("</tr>")]
     assert "Your order shipped" in shipped
-    assert "email, sms" in shipped
+    # Channels by their display names, with the name people configure.
+    assert (
+        '<span title="An email to your address.">Email</span> <code>email</code>, '
+        '<span title="A text message to your phone.">Text message (SMS)</span> '
+        "<code>sms</code>"
+    ) in shipped
     assert "<td>no</td>" in shipped
     assert "dovecote/admin-order-shipped/sms.txt" in shipped
     assert "missing" in shipped

@@ -1,6 +1,7 @@
 """System checks report broken configuration with dovecote ids."""
 
 import pytest
+from django.core import checks
 from django.test import override_settings
 
 from dovecote.checks import check_notifications, check_settings
@@ -27,9 +28,12 @@ def broken_type():
     unregister(Broken)
 
 
-def test_missing_template_and_unknown_channel_are_errors(broken_type):
+def test_missing_template_is_an_error_unknown_channel_a_warning(broken_type):
     messages = [m for m in check_notifications() if m.obj is broken_type]
-    assert ids(messages) == ["dovecote.E004", "dovecote.E005", "dovecote.E005"]
+    assert ids(messages) == ["dovecote.E005", "dovecote.E005", "dovecote.W004"]
+    (warning,) = [m for m in messages if m.id == "dovecote.W004"]
+    assert warning.level == checks.WARNING
+    assert "'pigeon'" in warning.msg and "skipped" in warning.msg
     text = " ".join(m.msg for m in messages)
     assert "dovecote/broken-type/email_subject.txt" in text
     assert "dovecote/broken-type/email_body.txt" in text

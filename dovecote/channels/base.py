@@ -117,16 +117,23 @@ class Channel:
 
     Subclasses must set ``name`` and ``protocol`` and implement
     :meth:`render` and :meth:`send`; they may override
-    :meth:`validate_address`. ``backends`` lists the dotted paths of the
-    backends to fail over between, in order (``BACKENDS`` in
-    ``DOVECOTE_CHANNELS``); ``OPTIONS`` become keyword arguments, checked
-    against :attr:`option_names`.
+    :meth:`validate_address` and :meth:`route`. ``backends`` lists the
+    dotted paths of the backends to fail over between, in order
+    (``BACKENDS`` in ``DOVECOTE_CHANNELS``); ``OPTIONS`` become keyword
+    arguments, checked against :attr:`option_names`. ``display_name`` and
+    ``description`` are what people see (preference centre, admin,
+    commands); a ``DOVECOTE_CHANNELS`` entry may set them in its ``OPTIONS``
+    (``{"display_name": "Pager", "description": ...}``).
     """
 
     #: The key in ``DOVECOTE_CHANNELS``, templates, preferences and the log.
     name: ClassVar[str] = ""
     #: The kind of address this channel needs (``Address.protocol``).
     protocol: ClassVar[str] = ""
+    #: The channel's name for people ("Text message (SMS)"); default: from name.
+    display_name: Any = ""
+    #: One sentence for people: how this channel reaches them.
+    description: Any = ""
     #: Template file names (under ``dovecote/<notification>/``) it renders.
     template_names: ClassVar[tuple[str, ...]] = ()
     #: Template names that may be absent.
@@ -143,6 +150,9 @@ class Channel:
         self,
         name: str | None = None,
         backends: Sequence[str] | None = None,
+        *,
+        display_name: Any = None,
+        description: Any = None,
         **options: Any,
     ) -> None:
         if name:
@@ -157,6 +167,12 @@ class Channel:
             )
         self.backends: list[str] = list(backends or [])
         self.options = options
+        if display_name:
+            self.display_name = display_name
+        elif not self.display_name:
+            self.display_name = self.name.replace("-", " ").replace("_", " ").title()
+        if description:
+            self.description = description
 
     @classmethod
     def known_options(cls) -> set[str]:
@@ -167,6 +183,25 @@ class Channel:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+    def __str__(self) -> str:
+        return str(self.display_name)
+
+    def route(self, user: Any) -> str:
+        """Return ``user``'s address for this channel when no ``Address`` row has one.
+
+        Like Laravel's ``routeNotificationFor``: stored ``Address`` rows for
+        the channel's protocol come first, this is the fallback. The default
+        asks ``DOVECOTE_ADDRESS_LOOKUPS[<protocol>]`` (a dotted path to a
+        callable taking the user, or a user attribute name), then the
+        built-ins: the user's email field for ``email``,
+        ``DOVECOTE_PHONE_LOOKUP`` for ``sms``, the user itself for
+        ``inbox``. Return "" when the user has no address. Override it on a
+        custom channel (``return user.pager_number``).
+        """
+        from dovecote.notifications.recipients import default_route
+
+        return default_route(user, self.protocol)
 
     def validate_address(self, address: str) -> str:
         """Return ``address`` normalised, or raise ``InvalidAddress``.

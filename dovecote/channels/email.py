@@ -12,6 +12,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.compat import HAS_MAILERS
@@ -47,6 +48,8 @@ class EmailChannel(Channel):
     """
 
     name = "email"
+    display_name = _("Email")
+    description = _("An email to your address.")
     protocol = "email"
     template_names = ("email_subject.txt", "email_body.txt")
     optional_template_names = ("email_body.html",)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_lazy as _
+
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.exceptions import InvalidAddress
 from dovecote.notifications.rendering import collapse_line
@@ -22,6 +24,8 @@ class InboxChannel(Channel):
     """
 
     name = "inbox"
+    display_name = _("In-app inbox")
+    description = _("A message in your inbox on this site.")
     protocol = "inbox"
     template_names = ("inbox.txt",)
     optional_template_names = ("inbox_subject.txt",)

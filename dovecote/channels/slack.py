@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_lazy as _
+
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.channels.sms import send_per_delivery
 from dovecote.conf import setting
@@ -32,6 +34,8 @@ class SlackWebhookChannel(Channel):
     """
 
     name = "slack-webhook"
+    display_name = _("Slack")
+    description = _("A message in a Slack channel, through its webhook.")
     protocol = "slack-webhook"
     template_names = ("slack-webhook.txt",)
     optional_template_names = (BLOCKS_TEMPLATE,)

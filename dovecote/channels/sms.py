@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_lazy as _
+
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.conf import setting
 from dovecote.failures import FailureKind, classify_http_status
@@ -23,6 +25,8 @@ class SmsChannel(Channel):
     """
 
     name = "sms"
+    display_name = _("Text message (SMS)")
+    description = _("A text message to your phone.")
     protocol = "sms"
     template_names = ("sms.txt",)
     option_names = ("originator",)

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ImproperlyConfigured
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
-from django.template.loader import get_template
 
 from dovecote.notifications.base import Notification
+from dovecote.notifications.rendering import find_template
 
 
 @dataclass
@@ -32,6 +32,28 @@ class TemplateStatus:
 
 
 @dataclass
+class ChannelInfo:
+    """A configured channel, described for people."""
+
+    name: str
+    display_name: str
+    description: str
+    protocol: str
+
+
+def configured_channels() -> list[ChannelInfo]:
+    """Return the channels of ``DOVECOTE_CHANNELS``, in settings order."""
+    from dovecote.channels import get_channels
+
+    return [
+        ChannelInfo(
+            c.name, str(c.display_name), str(c.description or ""), c.protocol
+        )
+        for c in get_channels().values()
+    ]
+
+
+@dataclass
 class NotificationType:
     """A registered notification type, described for people."""
 
@@ -45,6 +67,8 @@ class NotificationType:
     templates: list[TemplateStatus] = field(default_factory=list)
     #: Channels the type names that ``DOVECOTE_CHANNELS`` does not configure.
     problems: list[str] = field(default_factory=list)
+    #: The configured channels among ``channels``, with their display names.
+    channel_info: list[ChannelInfo] = field(default_factory=list)
 
     @property
     def has_problems(self) -> bool:
@@ -73,7 +97,8 @@ def template_statuses(
         template_path = f"dovecote/{notification.name}/{template_name}"
         optional = template_name in channel.optional_template_names
         try:
-            get_template(template_path)
+            # dovecote's path, else django-notifier's name for it.
+            template_path, _template = find_template(notification.name, template_name)
         except TemplateDoesNotExist:
             statuses.append(
                 TemplateStatus(channel_name, template_path, False, optional)
@@ -102,6 +127,8 @@ def describe(notification: type[Notification]) -> NotificationType:
         required=bool(notification.required),
         permissions=list(notification.permissions),
     )
+    known = {c.name: c for c in configured_channels()}
+    described.channel_info = [known[c] for c in described.channels if c in known]
     for channel_name in notification.all_channels():
         try:
             described.templates.extend(template_statuses(notification, channel_name))

@@ -34,7 +34,7 @@ from dovecote.notifications.recipients import (
     user_language,
 )
 from dovecote.notifications.registry import get_notification
-from dovecote.notifications.rendering import current_site
+from dovecote.notifications.rendering import current_site, processed_context
 from dovecote.notifications.timing import (
     IMMEDIATE,
     Schedules,
@@ -700,7 +700,7 @@ def _user_reason(
         if why in ("user", "group"):
             return SkipReason.OPTED_OUT, ""
         return SkipReason.CHANNEL_NOT_ENABLED, ""
-    candidates = book.addresses(user, channel.protocol)
+    candidates = book.addresses(user, channel.protocol, channel.route)
     if not candidates:
         return SkipReason.NO_ADDRESS, ""
     for candidate in candidates:
@@ -765,11 +765,13 @@ def _render(plan: _Plan, planned: list[_Planned]) -> None:
                 }
                 base = instance.get_context(person, base)
                 base_by_person[id(person)] = base
-            ctx = dict(base)
+            channel = plan.channel_of[item.entry.channel]
+            extra = processed_context(instance, person, channel)
+            ctx = {**extra, **base} if extra else dict(base)
             ctx["channel"] = item.entry.channel
             if not cls.required:
                 ctx["unsubscribe_url"] = _unsubscribe_link(cls, item)
-            item.rendered = plan.channel_of[item.entry.channel].render(instance, ctx)
+            item.rendered = channel.render(instance, ctx)
 
 
 def _link(name: str, **kwargs: Any) -> str:

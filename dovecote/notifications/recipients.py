@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django.utils.module_loading import import_string
 
@@ -18,6 +19,8 @@ from dovecote.redaction import redact_text
 __all__ = [
     "AddressBook",
     "Recipient",
+    "address_lookup",
+    "default_route",
     "expand_recipients",
     "iter_recipients",
     "user_language",
@@ -182,9 +185,10 @@ class AddressBook:
     """Addresses of many users for some protocols, fetched in one query.
 
     The first active ``Address`` per user and protocol wins, verified
-    before unverified, oldest first. ``email`` falls back to the user's
-    email field; ``sms`` to ``DOVECOTE_PHONE_LOOKUP``; ``inbox`` is the
-    user itself.
+    before unverified, oldest first. When a user has none, the channel's
+    ``route(user)`` is asked (by default :func:`default_route`:
+    ``DOVECOTE_ADDRESS_LOOKUPS``, the user's email field for ``email``,
+    ``DOVECOTE_PHONE_LOOKUP`` for ``sms``, the user itself for ``inbox``).
     """
 
     def __init__(self, users: Sequence[Any], protocols: Iterable[str]) -> None:
@@ -205,33 +209,79 @@ class AddressBook:
             )
             for user_id, protocol, address in rows:
                 self._stored.setdefault((user_id, protocol), []).append(address)
-        self._phone_lookup = _phone_lookup()
 
-    def addresses(self, user: Any, protocol: str) -> list[str]:
-        """Return ``user``'s candidate addresses for ``protocol``, best first."""
+    def addresses(
+        self, user: Any, protocol: str, route: Callable[[Any], str] | None = None
+    ) -> list[str]:
+        """Return ``user``'s candidate addresses for ``protocol``, best first.
+
+        ``route`` (a channel's :meth:`~dovecote.channels.Channel.route`) gives
+        the fallback after the stored addresses; :func:`default_route` if None.
+        """
         found = list(self._stored.get((user.pk, protocol), []))
-        fallback = self._fallback(user, protocol)
+        fallback = route(user) if route else default_route(user, protocol)
+        fallback = str(fallback or "").strip()
         if fallback and fallback not in found:
             found.append(fallback)
         return found
 
-    def _fallback(self, user: Any, protocol: str) -> str:
-        if protocol == "inbox":
-            return str(user.pk)
-        if protocol == "email":
-            field_name = user.get_email_field_name()
-            return str(getattr(user, field_name, "") or "").strip()
-        if protocol == "sms" and self._phone_lookup is not None:
-            return str(self._phone_lookup(user) or "").strip()
-        return ""
+
+def default_route(user: Any, protocol: str) -> str:
+    """Return ``user``'s address for ``protocol`` from settings and built-ins.
+
+    ``DOVECOTE_ADDRESS_LOOKUPS[protocol]`` first (``DOVECOTE_PHONE_LOOKUP``
+    for ``sms`` too), then the user's email field for ``email`` and the
+    user itself for ``inbox``; "" otherwise.
+    """
+    lookup = address_lookup(protocol)
+    if lookup is not None:
+        value = lookup(user)
+        if value:
+            return str(value).strip()
+    if protocol == "inbox":
+        return str(user.pk)
+    if protocol == "email":
+        field_name = user.get_email_field_name()
+        return str(getattr(user, field_name, "") or "").strip()
+    return ""
 
 
-def _phone_lookup() -> Any:
-    path = setting("DOVECOTE_PHONE_LOOKUP")
+def address_lookup(protocol: str) -> Callable[[Any], Any] | None:
+    """Return the configured address lookup for ``protocol``, or None.
+
+    ``DOVECOTE_ADDRESS_LOOKUPS = {"pager": "myapp.lookups.pager_of"}`` maps a
+    protocol to a dotted path of a callable taking the user (or a callable,
+    or the name of a user attribute). ``DOVECOTE_PHONE_LOOKUP`` is the
+    ``sms`` entry when the mapping has none.
+    """
+    lookups = setting("DOVECOTE_ADDRESS_LOOKUPS") or {}
+    if not isinstance(lookups, dict):
+        raise ImproperlyConfigured(
+            "DOVECOTE_ADDRESS_LOOKUPS must be a dict of protocol -> dotted path, "
+            f"not {type(lookups).__name__}."
+        )
+    path = lookups.get(protocol)
+    if path is None and protocol == "sms":
+        path = setting("DOVECOTE_PHONE_LOOKUP")
     if not path:
         return None
+    return _resolve_lookup(path)
+
+
+def _resolve_lookup(path: Any) -> Callable[[Any], Any]:
     if callable(path):
-        return path
+        return cast("Callable[[Any], Any]", path)
+    if not isinstance(path, str):
+        raise ImproperlyConfigured(
+            f"An address lookup must be a dotted path, a callable or an attribute "
+            f"name, not {path!r}."
+        )
     if "." in path:
-        return import_string(path)
+        try:
+            found = import_string(path)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"The address lookup {path!r} cannot be imported: {exc}"
+            ) from exc
+        return cast("Callable[[Any], Any]", found)
     return lambda user: getattr(user, path, None)

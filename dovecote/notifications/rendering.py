@@ -2,7 +2,14 @@
 
 Templates live at ``dovecote/<notification name>/<template name>``. Text
 (``.txt``) and JSON (``.json``) templates render with autoescaping off; HTML
-ones with it on.
+ones with it on. django-notifier's names are found as a fallback:
+``notifier/<name>_email_subject.txt``, ``notifier/<name>_email_message.txt``
+(for ``email_body.txt``) and ``notifier/<name>_<channel>.txt``.
+
+``DOVECOTE_CONTEXT_PROCESSORS`` lists dotted paths of callables
+``(notification, recipient, channel) -> dict`` whose values every
+notification's context gets (below the caller's own context, as Django's
+template context processors sit below a view's context).
 """
 
 from __future__ import annotations
@@ -11,8 +18,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.template import Context, TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
+from django.utils.module_loading import import_string
 
 from dovecote.conf import setting
 from dovecote.exceptions import RenderError
@@ -21,7 +30,11 @@ __all__ = [
     "SimpleSite",
     "TemplateCache",
     "collapse_line",
+    "context_processors",
     "current_site",
+    "find_template",
+    "notifier_template_path",
+    "processed_context",
     "template_path",
 ]
 
@@ -74,6 +87,91 @@ def plain_text(text: Any) -> str:
     must not carry Django's "already safe" mark out of the renderer.
     """
     return str.__str__(str(text))
+
+
+def notifier_template_path(notification_name: str, template_name: str) -> str | None:
+    """Return django-notifier's name for a text template, or None.
+
+    ``email_body.txt`` was ``<name>_email_message.txt``; every other
+    ``<template>.txt`` was ``<name>_<template>.txt`` under ``notifier/``.
+    """
+    if not template_name.endswith(".txt"):
+        return None
+    stem = template_name.removesuffix(".txt")
+    if stem == "email_body":
+        stem = "email_message"
+    return f"notifier/{notification_name}_{stem}.txt"
+
+
+def template_candidates(notification_name: str, template_name: str) -> list[str]:
+    """Return the paths tried for a template, in order: dovecote's, notifier's."""
+    paths = [template_path(notification_name, template_name)]
+    legacy = notifier_template_path(notification_name, template_name)
+    if legacy:
+        paths.append(legacy)
+    return paths
+
+
+def find_template(notification_name: str, template_name: str) -> tuple[str, Any]:
+    """Return ``(path, template)`` of the first candidate that exists.
+
+    Raise ``TemplateDoesNotExist`` if none does, ``TemplateSyntaxError`` if
+    the one found is broken.
+    """
+    candidates = template_candidates(notification_name, template_name)
+    for path in candidates:
+        try:
+            return path, get_template(path)
+        except TemplateDoesNotExist:
+            continue
+    raise TemplateDoesNotExist(", ".join(candidates))
+
+
+_processors: tuple[Any, list[Any]] | None = None
+
+
+def context_processors() -> list[Any]:
+    """Return the callables of ``DOVECOTE_CONTEXT_PROCESSORS``, imported once."""
+    global _processors
+    paths = setting("DOVECOTE_CONTEXT_PROCESSORS") or []
+    key = tuple(paths) if isinstance(paths, list | tuple) else paths
+    if _processors is None or _processors[0] != key:
+        if isinstance(paths, str) or not isinstance(paths, list | tuple):
+            raise ImproperlyConfigured(
+                "DOVECOTE_CONTEXT_PROCESSORS must be a list of dotted paths."
+            )
+        found = []
+        for path in paths:
+            try:
+                found.append(import_string(path) if isinstance(path, str) else path)
+            except ImportError as exc:
+                raise ImproperlyConfigured(
+                    f"DOVECOTE_CONTEXT_PROCESSORS: cannot import {path!r}: {exc}"
+                ) from exc
+        _processors = (key, found)
+    return _processors[1]
+
+
+def processed_context(
+    notification: Any, recipient: Any, channel: Any
+) -> dict[str, Any]:
+    """Return the merged output of every context processor, in order.
+
+    Each is called as ``processor(notification, recipient, channel)`` (the
+    notification instance, the user or ``Recipient``, the ``Channel``) and
+    must return a dict.
+    """
+    merged: dict[str, Any] = {}
+    for processor in context_processors():
+        extra = processor(notification, recipient, channel)
+        if not isinstance(extra, dict):
+            name = getattr(processor, "__qualname__", repr(processor))
+            raise RenderError(
+                f"The context processor {name} returned {type(extra).__name__}, "
+                "not a dict."
+            )
+        merged.update(extra)
+    return merged
 
 
 def collapse_line(text: str) -> str:
@@ -156,7 +254,7 @@ class TemplateCache:
         else:
             path = template_path(self.notification_name, template_name)
             try:
-                template = get_template(path)
+                path, template = find_template(self.notification_name, template_name)
             except TemplateDoesNotExist:
                 template = None
             except TemplateSyntaxError as exc:

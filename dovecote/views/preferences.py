@@ -91,6 +91,22 @@ class Toggle:
         """Return True if more than one frequency is offered."""
         return len(self.frequencies) > 1
 
+    @property
+    def label(self) -> str:
+        """Return the channel's display name."""
+        from dovecote.channels import get_channels
+
+        channel = get_channels().get(self.channel)
+        return str(channel.display_name) if channel else self.channel
+
+    @property
+    def help_text(self) -> str:
+        """Return the channel's description."""
+        from dovecote.channels import get_channels
+
+        channel = get_channels().get(self.channel)
+        return str(channel.description or "") if channel else ""
+
 
 @dataclass
 class Row:

@@ -9,11 +9,19 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dovecote.management.notification_types import NotificationType, registered_types
+from dovecote.management.notification_types import (
+    NotificationType,
+    configured_channels,
+    registered_types,
+)
 
 
 class Command(BaseCommand):
     """Print each type's channels, required flag and template status."""
+
+    # It reports what the system checks would (missing templates, unknown
+    # channels), so it must run while they fail.
+    requires_system_checks: list[str] = []
 
     help = (
         "List the registered notification types with their channels, whether "
@@ -62,12 +70,20 @@ class Command(BaseCommand):
         else:
             for described in types:
                 self.write_type(described)
+            self.write_channels()
         if options["check"]:
             broken = [t.name for t in types if t.has_problems]
             if broken:
                 raise CommandError(
                     f"Missing templates or channels for: {', '.join(broken)}."
                 )
+
+    def write_channels(self) -> None:
+        """Print the configured channels with their display names."""
+        self.stdout.write(self.style.MIGRATE_HEADING("Channels"))
+        for info in configured_channels():
+            about = f": {info.description}" if info.description else ""
+            self.stdout.write(f"  {info.name:<14} {info.display_name}{about}")
 
     @staticmethod
     def as_json(described: NotificationType) -> dict[str, Any]:
