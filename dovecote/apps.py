@@ -21,6 +21,9 @@ class DovecoteConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the checks)
         from .delivery import digests  # noqa: F401  (settles digests' items)
+        from .delivery import embedded
+
+        embedded.connect()
 
         autodiscover_modules("notifications")
         connect_anymail()

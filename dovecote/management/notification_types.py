@@ -46,9 +46,7 @@ def configured_channels() -> list[ChannelInfo]:
     from dovecote.channels import get_channels
 
     return [
-        ChannelInfo(
-            c.name, str(c.display_name), str(c.description or ""), c.protocol
-        )
+        ChannelInfo(c.name, str(c.display_name), str(c.description or ""), c.protocol)
         for c in get_channels().values()
     ]
 

@@ -56,10 +56,12 @@ LOCMEM_BACKENDS: dict[str, str] = {
 def locmem_backends() -> override_settings:
     """Return an ``override_settings`` that switches every transport to locmem.
 
-    Use it as a decorator or context manager, or ``enable()``/``disable()`` it.
-    On Django 6.1 email switches as Django's test runner does it: every
-    ``MAILERS`` alias (or ``"default"``) becomes locmem, and the deprecated
-    ``EMAIL_BACKEND`` is left alone.
+    It also turns off the embedded scheduler (``DOVECOTE_EMBEDDED_SCHEDULER``):
+    a background thread has no place in a test; send what is due with
+    :func:`deliver_queued`. Use it as a decorator or context manager, or
+    ``enable()``/``disable()`` it. On Django 6.1 email switches as Django's
+    test runner does it: every ``MAILERS`` alias (or ``"default"``) becomes
+    locmem, and the deprecated ``EMAIL_BACKEND`` is left alone.
     """
     from django.test import override_settings
 
@@ -70,6 +72,7 @@ def locmem_backends() -> override_settings:
         email = values.pop("EMAIL_BACKEND")
         aliases = list(getattr(settings, "MAILERS", None) or ["default"])
         values["MAILERS"] = {alias: {"BACKEND": email} for alias in aliases}
+    values["DOVECOTE_EMBEDDED_SCHEDULER"] = False
     return override_settings(**values)
 
 

@@ -83,3 +83,5 @@ DOVECOTE_MAX_ATTEMPTS = 50
 DOVECOTE_RETRY_BASE_DELAY = 0.2
 DOVECOTE_RETRY_MAX_DELAY = 1.0
 DOVECOTE_REQUEUE_GRACE = 1.0
+# The embedded scheduler (off in tests.settings) for its own tests.
+DOVECOTE_EMBEDDED_SCHEDULER = os.environ.get("DOVECOTE_EMBEDDED", "") == "1"
