@@ -23,6 +23,8 @@
   ``DOVECOTE_DELIVERY_WINDOWS`` is invalid.
 - ``dovecote.E041``: a notification type offers a frequency that is neither
   ``immediate`` nor a key of ``DOVECOTE_DIGEST_SCHEDULES``.
+- ``dovecote.W006``: notification types are registered but dovecote's URLs
+  are not in the URLconf, so unsubscribe and preference links render empty.
 """
 
 from __future__ import annotations
@@ -295,3 +297,29 @@ def check_timing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                     )
                 )
     return errors
+
+
+@checks.register("dovecote", checks.Tags.urls)
+def check_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when the unsubscribe and preference pages cannot be linked to."""
+    from django.urls import NoReverseMatch, reverse
+
+    from dovecote.notifications.registry import registered_notifications
+
+    if not registered_notifications():
+        return []
+    try:
+        reverse("dovecote:preferences")
+    except NoReverseMatch:
+        return [
+            checks.Warning(
+                "dovecote's URLs are not in your URLconf: {{ unsubscribe_url }} and "
+                "{{ preferences_url }} render empty, emails carry no "
+                "List-Unsubscribe header, and the preference centre, inbox and "
+                "development outbox are unreachable.",
+                hint='Add path("notifications/", include("dovecote.urls")) to '
+                "your urlpatterns.",
+                id="dovecote.W006",
+            )
+        ]
+    return []

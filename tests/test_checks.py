@@ -4,7 +4,7 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-from dovecote.checks import check_notifications, check_settings
+from dovecote.checks import check_notifications, check_settings, check_urls
 from dovecote.notifications.base import Notification
 from dovecote.notifications.registry import register, unregister
 
@@ -55,3 +55,12 @@ def test_unimportable_transport_settings_are_errors():
 def test_invalid_channels_setting_is_an_error():
     with override_settings(DOVECOTE_CHANNELS=[42]):
         assert ids(check_settings()) == ["dovecote.E001"]
+
+
+def test_missing_dovecote_urls_are_a_warning():
+    assert check_urls() == []
+    with override_settings(ROOT_URLCONF="tests.urls_without_dovecote"):
+        (warning,) = check_urls()
+    assert warning.id == "dovecote.W006"
+    assert warning.level == checks.WARNING
+    assert 'include("dovecote.urls")' in str(warning.hint)

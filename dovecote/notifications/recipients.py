@@ -67,8 +67,15 @@ class Recipient:
             )
 
     def __str__(self) -> str:
-        # Printed in templates and logs: a webhook URL (a secret) redacted.
-        return self.name or redact_text(self.key)
+        # What a greeting shows ("Hi {{ recipient }},"): a name, else the
+        # email or phone number as written; else the key, a webhook URL (a
+        # secret) redacted, as templates and logs print it.
+        return (
+            self.name
+            or self.email.strip()
+            or self.phone.strip()
+            or redact_text(self.key)
+        )
 
     def address_map(self) -> dict[str, str]:
         """Return this recipient's addresses by protocol."""

@@ -35,6 +35,7 @@ __all__ = [
     "find_template",
     "notifier_template_path",
     "processed_context",
+    "sample_placeholders",
     "template_path",
 ]
 
@@ -172,6 +173,92 @@ def processed_context(
             )
         merged.update(extra)
     return merged
+
+
+class SampleValue:
+    """A stand-in for a context value a preview was not given.
+
+    It renders as ``[name]`` and so does anything reached from it:
+    ``{{ new_user.name }}`` shows ``[new_user.name]``, a ``{% for %}`` over it
+    loops once.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def __str__(self) -> str:
+        return f"[{self._path}]"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def __getitem__(self, key: object) -> SampleValue:
+        return SampleValue(f"{self._path}.{key}")
+
+    def __getattr__(self, name: str) -> SampleValue:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return SampleValue(f"{self._path}.{name}")
+
+    def __iter__(self) -> Any:
+        yield SampleValue(f"{self._path}.0")
+
+    def __len__(self) -> int:
+        return 1
+
+
+def template_variables(template: Any) -> list[str]:
+    """Return the root names of the variables a Django template reads, in order."""
+    from django.template.base import FilterExpression, Variable, VariableNode
+    from django.template.defaulttags import FirstOfNode, ForNode, IfNode
+
+    nodelist = getattr(getattr(template, "template", template), "nodelist", None)
+    if nodelist is None:
+        return []
+    expressions: list[Any] = []
+    for node in nodelist.get_nodes_by_type(VariableNode):
+        expressions.append(node.filter_expression)
+    for node in nodelist.get_nodes_by_type(FirstOfNode):
+        expressions.extend(node.vars)
+    for node in nodelist.get_nodes_by_type(ForNode):
+        expressions.append(node.sequence)
+    for node in nodelist.get_nodes_by_type(IfNode):
+        for condition, _nodes in node.conditions_nodelists:
+            for attribute in ("value", "first", "second"):
+                part = getattr(condition, attribute, None)
+                value = getattr(part, "value", None)
+                if isinstance(value, FilterExpression):
+                    expressions.append(value)
+    loop_names = {
+        name for node in nodelist.get_nodes_by_type(ForNode) for name in node.loopvars
+    }
+    names: list[str] = []
+    for expression in expressions:
+        var = getattr(expression, "var", None)
+        if isinstance(var, Variable) and var.lookups:
+            root = var.lookups[0]
+            if root not in names and root not in loop_names and root != "forloop":
+                names.append(root)
+    return names
+
+
+def sample_placeholders(
+    notification_name: str, template_names: Any
+) -> dict[str, SampleValue]:
+    """Return ``{name: SampleValue(name)}`` for the variables the templates read.
+
+    A preview without ``preview_context()`` renders with these, so it shows
+    ``[new_user.name]`` where the real value would go, instead of a blank.
+    """
+    found: dict[str, SampleValue] = {}
+    for template_name in template_names:
+        try:
+            _path, template = find_template(notification_name, template_name)
+        except (TemplateDoesNotExist, TemplateSyntaxError):
+            continue
+        for name in template_variables(template):
+            found.setdefault(name, SampleValue(name))
+    return found
 
 
 def collapse_line(text: str) -> str:

@@ -197,7 +197,9 @@ def sample_context(cls: Any, channel: str) -> dict[str, Any]:
     """Return the context a preview renders with.
 
     A type may define ``preview_context()`` (a classmethod or method
-    returning a dict); otherwise a placeholder recipient stands in.
+    returning a dict); a placeholder recipient stands in, and every other
+    variable its templates read and the sample does not give renders as
+    ``[name]`` (``[new_user.name]``).
     """
     from dovecote.notifications.recipients import Recipient
     from dovecote.notifications.rendering import current_site
@@ -225,6 +227,15 @@ def sample_context(cls: Any, channel: str) -> dict[str, Any]:
     hook = getattr(cls(), "preview_context", None)
     if callable(hook):
         context.update(hook() or {})
+    # Anything the templates read and nobody gave shows as "[name]".
+    from dovecote.channels import get_channels
+    from dovecote.notifications.rendering import sample_placeholders
+
+    chan = get_channels().get(channel)
+    if chan is not None:
+        names = [*chan.template_names, *chan.optional_template_names]
+        for name, value in sample_placeholders(cls.name, names).items():
+            context.setdefault(name, value)
     return context
 
 

@@ -87,12 +87,12 @@ class Command(BaseCommand):
                     if source is None:
                         continue
                     target_name = template_path(cls.name, template_name)
-                    if _origin(target_name) is not None:
+                    root = source.parents[1]  # .../templates/notifier/<file>
+                    target = root / target_name
+                    if target.exists() or _origin(target_name) is not None:
                         self.stdout.write(f"exists   {target_name} (kept)")
                         skipped += 1
                         continue
-                    root = source.parents[1]  # .../templates/notifier/<file>
-                    target = root / target_name
                     verb = "would copy" if options["dry_run"] else "copied"
                     self.stdout.write(f"{verb} {source} -> {target}")
                     if not options["dry_run"]:
