@@ -10,6 +10,17 @@ class PowerUserSignedUp(Notification):
     description = "Sent to staff when a customer picks the power-user plan."
     channels = ["email", "sms", "slack-webhook", "inbox"]
 
+    @classmethod
+    def preview_context(cls):
+        return {
+            "new_user": {
+                "name": "Alice",
+                "email": "alice@example.com",
+                "plan": "Power",
+            },
+            "url": "http://127.0.0.1:8000/admin/auth/user/",
+        }
+
 
 @register
 class PasswordChanged(Notification):
@@ -20,6 +31,10 @@ class PasswordChanged(Notification):
     # Security mail: preferences cannot switch it off.
     required = True
 
+    @classmethod
+    def preview_context(cls):
+        return {"changed_at": "1 May, 10:04", "ip_address": "203.0.113.7"}
+
 
 @register
 class WeeklySummary(Notification):
@@ -27,6 +42,10 @@ class WeeklySummary(Notification):
     display_name = "Weekly summary"
     description = "Your orders and the shop's news, every Monday."
     channels = ["email", "inbox"]
+
+    @classmethod
+    def preview_context(cls):
+        return {"orders": 2, "news": ["Summer sale starts Monday", "New: gift cards"]}
 
 
 @register
@@ -40,3 +59,11 @@ class ReviewComment(Notification):
     frequencies = ["immediate", "daily", "weekly"]
     digest_channels = ["email"]
     batch_key = "product"
+
+    @classmethod
+    def preview_context(cls):
+        return {
+            "author": "Bea",
+            "product": "the Dovecote mug",
+            "text": "Mine chipped too; the shop replaced it.",
+        }
