@@ -40,13 +40,9 @@ def run_section(title: str, tmp_path: Path, extra: dict[str, Any]) -> dict[str, 
     (tmp_path / "myshop").mkdir()
     (tmp_path / "myshop" / "__init__.py").write_text("")
     sys.path.insert(0, str(tmp_path))
+    engine: dict[str, Any] = dict(settings.TEMPLATES[0])
     overrides: dict[str, Any] = {
-        "TEMPLATES": [
-            {
-                **settings.TEMPLATES[0],
-                "DIRS": [tmp_path / "templates", *settings.TEMPLATES[0]["DIRS"]],
-            }
-        ]
+        "TEMPLATES": [{**engine, "DIRS": [tmp_path / "templates", *engine["DIRS"]]}]
     }
     namespace: dict[str, Any] = {}
     before = set(registered_notifications())
@@ -125,4 +121,3 @@ def test_from_django_notifier(tmp_path, dovecote_outbox):
         "email_subject.txt",
         "sms.txt",
     ]
-

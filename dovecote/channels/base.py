@@ -199,7 +199,7 @@ class Channel:
         ``inbox``. Return "" when the user has no address. Override it on a
         custom channel (``return user.pager_number``).
         """
-        from dovecote.notifications.recipients import default_route
+        from dovecote.channels.routing import default_route
 
         return default_route(user, self.protocol)
 
