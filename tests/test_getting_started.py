@@ -99,17 +99,18 @@ class Project:
         self.last_output = ""
 
     def run(self, argv: list[str], where: str) -> str:
+        # What the reader sees in the terminal: stdout and stderr together.
         done = subprocess.run(
             argv,
             cwd=self.path,
             env=self.env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             timeout=180,
         )
         assert done.returncode == 0, (
-            f"{where}: {' '.join(argv)} exited {done.returncode}\n"
-            f"{done.stdout}\n{done.stderr}"
+            f"{where}: {' '.join(argv)} exited {done.returncode}\n{done.stdout}"
         )
         return done.stdout
 
