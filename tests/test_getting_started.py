@@ -25,6 +25,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import django
 import pytest
 
 from dovecote.testing.fakes import free_port
@@ -204,6 +205,11 @@ def console(project: Project, block: Block) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    django.VERSION >= (6, 0),
+    reason="the guide's settings are Django 5.2's (the django-tasks backport, "
+    "EMAIL_BACKEND); on Django 6 the reader swaps the lines it names",
+)
 def test_the_guide_builds_a_working_project(tmp_path):
     blocks = parse(GUIDE.read_text())
     project = Project(tmp_path)
