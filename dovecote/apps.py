@@ -20,8 +20,10 @@ class DovecoteConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         from . import checks  # noqa: F401  (registers the checks)
-        from .delivery import digests  # noqa: F401  (settles digests' items)
-        from .delivery import embedded
+        from .delivery import (
+            digests,  # noqa: F401  (settles digests' items)
+            embedded,
+        )
 
         embedded.connect()
 
