@@ -10,8 +10,9 @@ retried or scheduled. The thread sleeps until the earliest queued delivery
 is due (woken early when a new one is deferred, and at least every
 ``DOVECOTE_EMBEDDED_SCHEDULER_IDLE`` seconds to notice rows other processes
 wrote), then sends the due rows through the worker's normal claim path
-(:func:`dovecote.delivery.worker.deliver`), so nothing is sent twice even
-when several processes run one each.
+(:func:`dovecote.delivery.recovery.recover` with grace 0, which also builds
+due digests, then :func:`dovecote.delivery.worker.deliver`), so nothing is
+sent twice even when several processes run one each.
 
 It lives only as long as the process: a one-shot command that exits before
 a retry is due leaves it ``queued`` (a warning in the ``dovecote.delivery``
@@ -124,9 +125,14 @@ class EmbeddedScheduler:
 
     def _cycle(self) -> float:
         """Send what is due; return seconds until the next due delivery."""
+        from dovecote.delivery.recovery import recover
         from dovecote.delivery.worker import deliver
 
         idle = float(setting("DOVECOTE_EMBEDDED_SCHEDULER_IDLE"))
+        # The sweep first: expired leases, due digests (held deliveries),
+        # and due rows, which the immediate backend sends inline.
+        swept = recover(grace=0)
+        self.claimed += len(swept.enqueued)
         while not self._stop.is_set():
             claimed = deliver(limit=setting("DOVECOTE_BATCH_SIZE"))
             self.runs += 1
@@ -140,11 +146,11 @@ class EmbeddedScheduler:
 
 
 def next_due() -> datetime | None:
-    """Return when the earliest queued delivery is due, or None."""
+    """Return when the earliest queued or held delivery is due, or None."""
     from dovecote.models import Delivery
 
     found: datetime | None = (
-        Delivery.objects.filter(status="queued")
+        Delivery.objects.filter(status__in=("queued", "held"))
         .order_by("available_at")
         .values_list("available_at", flat=True)
         .first()
