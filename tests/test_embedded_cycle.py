@@ -19,11 +19,12 @@ def test_one_cycle_sends_what_is_due_and_sleeps_until_the_next(dovecote_outbox):
     (result,) = send_notification(
         "security-alert", Recipient(phone="+441134960000"), {}, channels=["sms"]
     )
+    pk = int(result.delivery_id or 0)
     # Put the sent one back in the queue, due now, as a retry would be.
-    Delivery.objects.filter(pk=result.delivery_id).update(status="queued")
+    Delivery.objects.filter(pk=pk).update(status="queued")
     scheduler = EmbeddedScheduler()
     wait = scheduler._cycle()  # synchronously: the thread's loop body
-    assert Delivery.objects.get(pk=result.delivery_id).status == "sent"
+    assert Delivery.objects.get(pk=pk).status == "sent"
     assert scheduler.claimed == 1
     assert len(dovecote_outbox.sms) == 2  # the first send, and this one
     assert 0 < wait <= 30
