@@ -62,8 +62,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 ROOT_URLCONF = "urls"
-# An https origin: W021 (List-Unsubscribe needs one) stays quiet.
-DOVECOTE_BASE_URL = "https://shop.example.com"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
