@@ -25,6 +25,8 @@
   ``immediate`` nor a key of ``DOVECOTE_DIGEST_SCHEDULES``.
 - ``dovecote.W006``: notification types are registered but dovecote's URLs
   are not in the URLconf, so unsubscribe and preference links render empty.
+- ``dovecote.E022``: the lease is shorter than twice a delivery's send bound.
+- ``dovecote.W022``: a channel sets no send timeout (its sends are unbounded).
 """
 
 from __future__ import annotations
@@ -323,3 +325,44 @@ def check_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessa
             )
         ]
     return []
+
+
+@checks.register("dovecote")
+def check_delivery_timing(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Check that the lease outlasts the longest send of each channel."""
+    from dovecote.channels import get_channels
+    from dovecote.delivery.worker import check_lease, delivery_time_bound
+
+    try:
+        channels = get_channels()
+    except ImproperlyConfigured:
+        return []  # reported by check_settings
+    errors: list[checks.CheckMessage] = []
+    for channel in channels.values():
+        if delivery_time_bound(channel) is None:
+            errors.append(
+                checks.Warning(
+                    f"The channel {channel.name!r} sets no send timeout, so a "
+                    "hung transport can hold a delivery past its lease, which "
+                    "then sends it again.",
+                    hint="Override Channel.send_timeout() or set OPTIONS "
+                    '{"send_timeout": seconds} in DOVECOTE_CHANNELS.',
+                    id="dovecote.W022",
+                )
+            )
+            continue
+        problem = check_lease(channel)
+        if problem:
+            errors.append(
+                checks.Error(
+                    f"{problem}: a delivery still in flight when its lease "
+                    "ends is taken over and sent twice.",
+                    hint="Raise DOVECOTE_LEASE_SECONDS or lower the "
+                    "transport's timeout (EMAIL_TIMEOUT, SMS_TIMEOUT, "
+                    "CHAT_TIMEOUT).",
+                    id="dovecote.E022",
+                )
+            )
+    return errors

@@ -66,6 +66,18 @@ DEFAULTS: dict[str, Any] = {
     "DOVECOTE_REQUEUE_GRACE": 60.0,
     "DOVECOTE_EMBEDDED_SCHEDULER": True,
     "DOVECOTE_EMBEDDED_SCHEDULER_IDLE": 60.0,
+    # "database": leases and due times compare against the database's clock
+    # (PostgreSQL, MySQL); "local": against each process's clock.
+    "DOVECOTE_CLOCK": "database",
+    # Deliveries a worker keeps in flight, and per Channel.send() call.
+    "DOVECOTE_WINDOW": 200,
+    "DOVECOTE_SEND_CHUNK": 10,
+    # Outcomes are written once this many are known, or this many seconds
+    # after the first of them arrived.
+    "DOVECOTE_FLUSH_COUNT": 100,
+    "DOVECOTE_FLUSH_INTERVAL": 0.01,
+    # SMTP timeout when EMAIL_TIMEOUT is unset.
+    "DOVECOTE_EMAIL_TIMEOUT": 10.0,
     # Web side.
     "DOVECOTE_UNSUBSCRIBE_MAX_AGE": 60 * 60 * 24 * 365,
     "DOVECOTE_WEBHOOK_MAX_AGE": 300,

@@ -202,6 +202,9 @@ class HttpBackend(BaseTransportBackend):
     #: (invalid number, unsubscribed, webhook removed): a failure with one
     #: of them says ``is_address_gone`` and the channel deactivates it.
     gone_error_codes: ClassVar[frozenset[str]] = frozenset()
+    #: Request header carrying an idempotency key, for providers that take
+    #: one; None for those that do not (see docs/delivery.md).
+    idempotency_header: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -321,10 +324,20 @@ class HttpBackend(BaseTransportBackend):
         ``Idempotency-Key`` header, a client reference): ``build_request``
         may send it, so a retry after a timeout is not sent twice. It is
         derived from the Delivery a channel attached
-        (``message.metadata["delivery_id"]``) and the recipients; None for
-        a message sent outside a Delivery.
+        (``message.metadata["idempotency_key"]``, signed with ``SECRET_KEY``,
+        else ``metadata["delivery_id"]``) and the recipients; None for a
+        message sent outside a Delivery. A backend with an
+        ``idempotency_header`` sends it there by itself.
         """
-        delivery_id = getattr(message, "metadata", {}).get("delivery_id")
+        metadata = getattr(message, "metadata", None) or {}
+        key = metadata.get("idempotency_key")
+        if key:
+            # Signed by the channel (see delivery_idempotency_key); one
+            # request per recipient group of the message.
+            if len(getattr(message, "recipients", None) or []) > 1:
+                key = f"{key}:{','.join(recipients)}"
+            return str(key)
+        delivery_id = metadata.get("delivery_id")
         if delivery_id is None:
             return None
         digest = hashlib.sha256("\n".join(recipients).encode()).hexdigest()[:16]
@@ -446,6 +459,9 @@ class HttpBackend(BaseTransportBackend):
                 self.failure(r, "request_error", text, exception=redacted(exc))
                 for r in recipients
             ]
+        key = self.idempotency_key(message, recipients)
+        if key and self.idempotency_header:
+            request.headers.setdefault(self.idempotency_header, key)
         try:
             response = await self._request(request)
         except TimeoutError as exc:

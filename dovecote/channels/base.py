@@ -9,9 +9,12 @@ development sink), named by ``EMAIL_BACKEND``, ``SMS_BACKEND``,
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,6 +31,80 @@ logger = logging.getLogger("dovecote.delivery")
 #: The DeliveryEvent status of an attempt that failed on one backend and
 #: went on to the next.
 FAILED_OVER = "failed_over"
+
+
+class ConnectionPool:
+    """Open transport connections kept across batches by a streaming worker.
+
+    A connection that is safe to share between threads (the pooled HTTP
+    backends) is kept once per key; any other (SMTP) once per key and
+    thread, so each sending thread reuses its own connection for many
+    messages. :meth:`close` closes them all.
+    """
+
+    def __init__(self) -> None:
+        self._connections: dict[Any, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, factory: Callable[[], Any], *, shared: bool) -> Any:
+        """Return the open connection for ``key``, opening one if needed."""
+        slot = key if shared else (key, threading.get_ident())
+        with self._lock:
+            connection = self._connections.get(slot)
+            if connection is None:
+                connection = factory()
+                self._connections[slot] = connection
+        # Idempotent: reopens a connection an earlier error closed.
+        connection.open()
+        return connection
+
+    def close(self) -> None:
+        """Close every connection; errors while closing are ignored."""
+        with self._lock:
+            connections, self._connections = list(self._connections.values()), {}
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+
+_pool: ContextVar[ConnectionPool | None] = ContextVar("dovecote_pool", default=None)
+
+
+@contextlib.contextmanager
+def keep_connections(pool: ConnectionPool | None = None) -> Iterator[ConnectionPool]:
+    """Reuse transport connections across ``Channel.send()`` calls in this context.
+
+    Threads do not inherit the context: a worker passes ``pool`` to
+    :func:`keep_connections` in each sending thread and closes it once.
+    """
+    owned = pool is None
+    pool = pool or ConnectionPool()
+    token = _pool.set(pool)
+    try:
+        yield pool
+    finally:
+        _pool.reset(token)
+        if owned:
+            pool.close()
+
+
+@contextlib.contextmanager
+def transport_connection(
+    key: str, factory: Callable[[], Any], *, shared: bool
+) -> Iterator[Any]:
+    """Yield an open connection: the pool's if a worker keeps one, else a new one.
+
+    Without a pool (a single ``send()`` call) the connection is opened and
+    closed around the block, as Django's mail helpers do. ``shared`` says
+    whether several threads may use one connection at once.
+    """
+    pool = _pool.get()
+    if pool is None:
+        connection = factory()
+        with connection:
+            yield connection
+    else:
+        yield pool.get(key, factory, shared=shared)
 
 
 @dataclass
@@ -144,7 +221,12 @@ class Channel:
         "max_attempts",
         "retry_base_delay",
         "retry_max_delay",
+        "send_timeout",
+        "parallel_sends",
     )
+    #: How many ``send()`` calls a worker may run at once on this channel
+    #: (None: as many as its window holds); ``OPTIONS["parallel_sends"]``.
+    parallel_sends: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -235,6 +317,26 @@ class Channel:
             notification._dovecote_templates = cache
         rendered: str = cache.render(template_name, context, optional=optional)
         return rendered
+
+    def send_timeout(self) -> float | None:
+        """Return the most seconds one delivery may take on one transport.
+
+        The worker checks the lease against it: a delivery may be tried on
+        every transport in turn, so a claim needs at least the sum. None
+        means unbounded. Subclasses should override this; ``OPTIONS =
+        {"send_timeout": s}`` sets it for any channel.
+        """
+        value = self.options.get("send_timeout")
+        return None if value is None else float(value)
+
+    def transport_concurrency(self) -> int | None:
+        """Return how many requests the primary transport runs at once, if bounded.
+
+        A worker sends no more deliveries at once than this, so that none
+        waits inside the transport, claimed and half-sent. Subclasses of
+        channels on pooled HTTP transports override this.
+        """
+        return None
 
     def default_backend(self) -> str:
         """Return the backend used when ``BACKENDS`` is empty.

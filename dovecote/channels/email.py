@@ -14,8 +14,9 @@ from django.core.validators import validate_email
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from dovecote.channels.base import Channel, Outcome, Rendered
+from dovecote.channels.base import Channel, Outcome, Rendered, transport_connection
 from dovecote.compat import HAS_MAILERS
+from dovecote.conf import setting
 from dovecote.exceptions import InvalidAddress
 from dovecote.failures import FailureKind, classify_exception
 from dovecote.notifications.rendering import collapse_line
@@ -54,6 +55,9 @@ class EmailChannel(Channel):
     template_names = ("email_subject.txt", "email_body.txt")
     optional_template_names = ("email_body.html",)
     option_names = ("from_email", "reply_to", "mailer")
+    #: SMTP connections a worker keeps open in parallel, each reused for
+    #: many messages.
+    parallel_sends = 4
 
     def validate_address(self, address: str) -> str:
         """Return the address with a lowercase domain, or raise ``InvalidAddress``."""
@@ -98,8 +102,10 @@ class EmailChannel(Channel):
         6.1; without ``MAILERS``, the default mailer comes from the old
         ``EMAIL_*`` settings). Anything else is an email backend path,
         instantiated as ``get_connection(path)`` would (without the call
-        that Django 6.1 deprecates). The label, for ``Delivery.backend``,
-        names the mailer and the backend class.
+        that Django 6.1 deprecates); an SMTP backend gets ``timeout=`` when
+        ``EMAIL_TIMEOUT`` is unset, so that a silent server cannot hold a
+        message (and its lease) forever. The label, for
+        ``Delivery.backend``, names the mailer and the backend class.
         """
         transport = transport or self.default_backend()
         if transport.startswith(MAILER_PREFIX):
@@ -109,7 +115,41 @@ class EmailChannel(Channel):
             connection = mailers[alias]
             cls = type(connection)
             return connection, f"{transport} ({cls.__module__}.{cls.__qualname__})"
-        return import_string(transport)(), transport
+        from django.core.mail.backends.smtp import EmailBackend
+
+        klass = import_string(transport)
+        kwargs: dict[str, Any] = {}
+        if getattr(settings, "EMAIL_TIMEOUT", None) is None and (
+            isinstance(klass, type) and issubclass(klass, EmailBackend)
+        ):
+            kwargs["timeout"] = self.smtp_timeout()
+        return klass(**kwargs), transport
+
+    def smtp_timeout(self) -> float:
+        """Return the seconds one SMTP command may wait.
+
+        ``EMAIL_TIMEOUT`` when set; Django leaves it unset (wait forever),
+        so dovecote passes ``DOVECOTE_EMAIL_TIMEOUT`` (default 10) instead.
+        A mailer (Django 6.1) takes its timeout from its ``OPTIONS``.
+        """
+        value = getattr(settings, "EMAIL_TIMEOUT", None)
+        transport = self.backend_paths()[0] or self.default_backend()
+        if transport.startswith(MAILER_PREFIX):
+            mailers = getattr(settings, "MAILERS", None) or {}
+            alias = transport.removeprefix(MAILER_PREFIX)
+            options = (mailers.get(alias) or {}).get("OPTIONS") or {}
+            value = options.get("timeout", value)
+        return float(value if value is not None else setting("DOVECOTE_EMAIL_TIMEOUT"))
+
+    def send_timeout(self) -> float | None:
+        """Return the most one message may take on an open SMTP connection.
+
+        Each SMTP command waits at most :meth:`smtp_timeout`; a message is
+        four (``MAIL``, ``RCPT``, ``DATA``, the content), and a reconnect
+        after an error four more (connect, ``EHLO``, ``STARTTLS``, ``AUTH``).
+        """
+        value = super().send_timeout()
+        return 8 * self.smtp_timeout() if value is None else value
 
     def build_message(
         self, delivery: Delivery, connection: Any
@@ -237,10 +277,22 @@ class EmailChannel(Channel):
     def send_batch(
         self, deliveries: Sequence[Delivery], transport: str
     ) -> list[Outcome]:
-        """Send each delivery on one open connection; map SMTP errors per message."""
-        connection, label = self.open_transport(transport)
+        """Send each delivery on one open connection; map SMTP errors per message.
+
+        A worker keeps the connection open across batches (one per sending
+        thread); otherwise it is opened and closed around the batch.
+        """
         outcomes: list[Outcome] = []
-        with connection:
+
+        def connect() -> Any:
+            connection, label = self.open_transport(transport)
+            connection._dovecote_label = label
+            return connection
+
+        with transport_connection(
+            f"email:{transport or self.default_backend()}", connect, shared=False
+        ) as connection:
+            label = getattr(connection, "_dovecote_label", transport)
             is_open = True
             for delivery in deliveries:
                 message = self.build_message(delivery, connection)

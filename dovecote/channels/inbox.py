@@ -50,6 +50,11 @@ class InboxChannel(Channel):
             subject=subject, body=body, data={"url": str(url)} if url else {}
         )
 
+    def send_timeout(self) -> float | None:
+        """Return a bound for one database write (the "transport")."""
+        value = super().send_timeout()
+        return 1.0 if value is None else value
+
     def default_backend(self) -> str:
         """Return the label of the database "transport"."""
         return "inbox"

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
-from dovecote.channels.base import Channel, Outcome, Rendered
-from dovecote.channels.sms import send_per_delivery
+from dovecote.channels.base import Channel, Outcome, Rendered, transport_connection
+from dovecote.channels.sms import is_thread_safe, send_per_delivery
 from dovecote.conf import setting
 from dovecote.exceptions import RenderError
 
@@ -121,25 +121,41 @@ class SlackWebhookChannel(Channel):
         """Return ``CHAT_BACKEND``."""
         return str(setting("CHAT_BACKEND"))
 
+    def send_timeout(self) -> float | None:
+        """Return ``CHAT_TIMEOUT`` (one request), unless ``OPTIONS`` set one."""
+        value = super().send_timeout()
+        return float(setting("CHAT_TIMEOUT")) if value is None else value
+
+    def transport_concurrency(self) -> int | None:
+        """Return ``CHAT_CONCURRENCY`` for a pooled HTTP backend, else None."""
+        path = self.backend_paths()[0] or str(setting("CHAT_BACKEND"))
+        return int(setting("CHAT_CONCURRENCY")) if is_thread_safe(path) else None
+
     def send_batch(
         self, deliveries: Sequence[Delivery], transport: str
     ) -> list[Outcome]:
         """Post one message per delivery in one call; map each result."""
         from dovecote import chat
 
-        connection = chat.get_connection(transport or None, fail_silently=True)
-        messages = [
-            chat.ChatMessage(
-                delivery.body,
-                [delivery.address],
-                (delivery.data or {}).get("blocks"),
-                connection=connection,
-            )
-            for delivery in deliveries
-        ]
-        # A webhook Slack says is gone for good (archived channel, revoked
-        # app) comes back as is_address_gone: Channel.send() deactivates it.
-        return send_per_delivery(connection, deliveries, messages, transport)
+        path = transport or str(setting("CHAT_BACKEND"))
+        with transport_connection(
+            path,
+            lambda: chat.get_connection(path, fail_silently=True),
+            shared=is_thread_safe(path),
+        ) as connection:
+            messages = [
+                chat.ChatMessage(
+                    delivery.body,
+                    [delivery.address],
+                    (delivery.data or {}).get("blocks"),
+                    connection=connection,
+                )
+                for delivery in deliveries
+            ]
+            # A webhook Slack says is gone for good (archived channel,
+            # revoked app) comes back as is_address_gone: Channel.send()
+            # deactivates it.
+            return send_per_delivery(connection, deliveries, messages, transport)
 
 
 def _shape_error(path: str, notification: Any, problem: str) -> RenderError:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
-from dovecote.channels.base import Channel, Outcome, Rendered
+from dovecote.channels.base import Channel, Outcome, Rendered, transport_connection
 from dovecote.conf import setting
 from dovecote.failures import FailureKind, classify_http_status
 from dovecote.results import RecipientResult
@@ -46,23 +46,55 @@ class SmsChannel(Channel):
         """Return ``SMS_BACKEND``."""
         return str(setting("SMS_BACKEND"))
 
+    def send_timeout(self) -> float | None:
+        """Return ``SMS_TIMEOUT`` (one request), unless ``OPTIONS`` set one."""
+        value = super().send_timeout()
+        return float(setting("SMS_TIMEOUT")) if value is None else value
+
+    def transport_concurrency(self) -> int | None:
+        """Return ``SMS_CONCURRENCY`` for a pooled HTTP provider, else None."""
+        path = self.backend_paths()[0] or str(setting("SMS_BACKEND"))
+        return int(setting("SMS_CONCURRENCY")) if is_thread_safe(path) else None
+
     def send_batch(
         self, deliveries: Sequence[Delivery], transport: str
     ) -> list[Outcome]:
         """Send one message per delivery in one call; map each result."""
         from dovecote import sms
 
-        connection = sms.get_connection(transport or None, fail_silently=True)
-        messages = [
-            sms.Message(
-                delivery.body,
-                self.options.get("originator"),
-                [delivery.address],
-                connection=connection,
-            )
-            for delivery in deliveries
-        ]
-        return send_per_delivery(connection, deliveries, messages, transport)
+        path = transport or str(setting("SMS_BACKEND"))
+        with transport_connection(
+            path,
+            lambda: sms.get_connection(path, fail_silently=True),
+            shared=is_thread_safe(path),
+        ) as connection:
+            messages = [
+                sms.Message(
+                    delivery.body,
+                    self.options.get("originator"),
+                    [delivery.address],
+                    connection=connection,
+                )
+                for delivery in deliveries
+            ]
+            return send_per_delivery(connection, deliveries, messages, transport)
+
+
+def is_thread_safe(path: str) -> bool:
+    """Return True if one connection of backend ``path`` may serve many threads.
+
+    The pooled HTTP backends are (one session, a semaphore bounding the
+    requests in flight); others get one connection per sending thread.
+    """
+    from django.utils.module_loading import import_string
+
+    from dovecote.http import HttpBackend
+
+    try:
+        klass = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(klass, type) and issubclass(klass, HttpBackend)
 
 
 def send_per_delivery(
@@ -76,15 +108,32 @@ def send_per_delivery(
     ``messages[i]`` is the message of ``deliveries[i]``; one
     ``send_messages`` call lets HTTP providers send them concurrently.
     The backend sends its transport's ``post_send`` signal.
+    ``connection`` is open (see ``transport_connection``).
     """
     for delivery, message in zip(deliveries, messages, strict=True):
         message.metadata["delivery_id"] = delivery.pk
-    with connection:
-        connection.send_messages(messages)
+        message.metadata["idempotency_key"] = delivery_idempotency_key(delivery)
+    connection.send_messages(messages)
     outcomes = []
     for delivery, message in zip(deliveries, messages, strict=True):
         outcomes.append(outcome_from_results(delivery.pk, message.results, transport))
     return outcomes
+
+
+def delivery_idempotency_key(delivery: Delivery) -> str:
+    """Return a key that is the same on every attempt of ``delivery``.
+
+    Derived from the row's id and creation time, signed with ``SECRET_KEY``
+    so that two sites (staging, production) sharing a provider account
+    never send the same key for different messages.
+    """
+    from django.utils.crypto import salted_hmac
+
+    created = delivery.created_at.isoformat() if delivery.created_at else ""
+    digest = salted_hmac(
+        "dovecote.delivery.idempotency", f"{delivery.pk}:{created}"
+    ).hexdigest()[:32]
+    return f"dovecote-{delivery.pk}-{digest}"
 
 
 def outcome_from_results(

@@ -12,6 +12,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -49,19 +50,28 @@ def requeue_grace() -> float:
     return float(setting("DOVECOTE_REQUEUE_GRACE"))
 
 
+def _clock(now: datetime | None) -> Any:
+    from dovecote.delivery.worker import clock_now
+
+    return now if now is not None else clock_now()
+
+
 def take_over_expired(now: datetime | None = None) -> Recovery:
     """Requeue deliveries stuck in ``sending`` past their lease.
 
     Their worker died (or hung) after claiming them. Whether the provider
     got the message before the crash is unknown, so the delivery is sent
     again: this is the one window where a message may go out twice. A
-    delivery that has used all its attempts fails instead, so a message
-    that kills its worker cannot loop forever.
+    delivery that has used all its attempts fails instead ("worker lost":
+    it may well have been delivered), so a message that kills its worker
+    cannot loop forever. Leases compare against the database's clock (see
+    ``uses_database_clock``) unless ``now`` is given.
     """
+    clock = _clock(now)
     now = now or timezone.now()
     result = Recovery()
     expired = Delivery.objects.filter(
-        status=DeliveryStatus.SENDING, lease_expires_at__lt=now
+        status=DeliveryStatus.SENDING, lease_expires_at__lt=clock
     ).order_by()
     channels = get_channels()
     for name in set(expired.values_list("channel", flat=True).distinct()):
@@ -74,12 +84,15 @@ def take_over_expired(now: datetime | None = None) -> Recovery:
             failed_at=now,
             lease_expires_at=None,
             claimed_by=token,
-            last_error=f"worker lost during attempt {limit} of {limit}",
+            last_error=(
+                f"worker lost during attempt {limit} of {limit} (the message "
+                "may have been sent)"
+            ),
             updated_at=now,
         )
         requeued = base.filter(attempts__lt=limit).update(
             status=DeliveryStatus.QUEUED,
-            available_at=now,
+            available_at=clock,
             lease_expires_at=None,
             claimed_by=token,
             last_error="worker lost: lease expired, sending again",
@@ -125,7 +138,7 @@ def recover(
 
     ``limit`` bounds how many deliveries are enqueued in this call.
     """
-    now = now or timezone.now()
+    clock = _clock(now)
     grace = requeue_grace() if grace is None else grace
     result = take_over_expired(now)
     # Digests (docs/timing.md): build the due ones, settle finished ones.
@@ -136,11 +149,11 @@ def recover(
     lease = timedelta(seconds=setting("DOVECOTE_LEASE_SECONDS"))
     batch_size = setting("DOVECOTE_BATCH_SIZE")
     idle = Delivery.objects.filter(
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=clock),
         status=DeliveryStatus.QUEUED,
     ).order_by()
     due = idle.filter(
-        Q(available_at__lte=now - timedelta(seconds=grace))
+        Q(available_at__lte=clock - timedelta(seconds=grace))
         | Q(pk__in=result.taken_over)
     )
     remaining = limit
@@ -158,14 +171,14 @@ def recover(
         for pk, channel in rows:
             by_channel.setdefault(channel, []).append(pk)
         for ids in by_channel.values():
-            if not _enqueue(ids, now + lease, result):
+            if not _enqueue(ids, clock + lease, result):
                 return result  # the broker is down: the next sweep retries
             if remaining is not None:
                 remaining -= len(ids)
     return result
 
 
-def _enqueue(ids: list[int], mark_until: datetime, result: Recovery) -> bool:
+def _enqueue(ids: list[int], mark_until: Any, result: Recovery) -> bool:
     from dovecote.delivery.tasks import enqueue_delivery
 
     # Mark first: with the immediate backend the task runs (and may requeue

@@ -24,6 +24,9 @@ class RecordingChannel(Channel):
     name = "rec"
     protocol = "rec"
 
+    def send_timeout(self) -> float | None:
+        return float(self.options.get("send_timeout", 1.0))
+
     def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
         return Rendered(body="hi")
 
@@ -73,6 +76,9 @@ class TwilioChannel(Channel):
     name = "twilio"
     protocol = "phone"
     option_names = ("base_url",)
+
+    def send_timeout(self) -> float | None:
+        return 10.0
 
     def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
         return Rendered(body="hi")

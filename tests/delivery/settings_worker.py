@@ -58,11 +58,13 @@ TWILIO_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 TWILIO_AUTH_TOKEN = "fake-twilio-token"
 TWILIO_BASE_URL = os.environ.get("DOVECOTE_FAKE_TWILIO", "http://127.0.0.1:9")
 SMS_CONCURRENCY = int(os.environ.get("DOVECOTE_SMS_CONCURRENCY", "50"))
-SMS_TIMEOUT = 5.0
+# Short timeouts, so that a short lease still outlasts a send (dovecote.E022).
+SMS_TIMEOUT = float(os.environ.get("DOVECOTE_SMS_TIMEOUT", "1.0"))
+CHAT_TIMEOUT = 1.0
 _smtp = {
     "host": "127.0.0.1",
     "port": int(os.environ.get("DOVECOTE_SMTP_PORT", "9")),
-    "timeout": 5,
+    "timeout": 0.25,
 }
 if HAS_MAILERS:
     MAILERS = {
@@ -78,7 +80,7 @@ else:
     EMAIL_TIMEOUT = _smtp["timeout"]
 
 DOVECOTE_BATCH_SIZE = int(os.environ.get("DOVECOTE_BATCH", "50"))
-DOVECOTE_LEASE_SECONDS = float(os.environ.get("DOVECOTE_LEASE", "3"))
+DOVECOTE_LEASE_SECONDS = float(os.environ.get("DOVECOTE_LEASE", "4"))
 DOVECOTE_MAX_ATTEMPTS = 50
 DOVECOTE_RETRY_BASE_DELAY = 0.2
 DOVECOTE_RETRY_MAX_DELAY = 1.0

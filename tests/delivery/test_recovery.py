@@ -158,9 +158,13 @@ def test_rate_limited_channel_sends_in_chunks_of_the_rate(make_deliveries, setti
     settings.DOVECOTE_RATE_LIMITS = {"rec": 1000}
     from dovecote.models import RateLimitBucket
 
+    settings.DOVECOTE_SEND_CHUNK = 5000
+    settings.DOVECOTE_LEASE_SECONDS = 5000  # chunks of 1000 x 1 s fit in half
     ds = make_deliveries(2500)
     deliver([d.pk for d in ds])
+    # One second's worth at most per call, and every delivery sent once.
     assert [len(b) for b in channels.sent_batches] == [1000, 1000, 500]
+    assert Delivery.objects.filter(status="sent").count() == 2500
     assert RateLimitBucket.objects.filter(key="rec").exists()
 
 

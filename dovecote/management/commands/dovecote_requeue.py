@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 from argparse import ArgumentParser
@@ -11,6 +12,9 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from dovecote.delivery.recovery import recover
+from dovecote.delivery.worker import reconnect
+
+logger = logging.getLogger("dovecote.delivery")
 
 
 class Command(BaseCommand):
@@ -18,7 +22,9 @@ class Command(BaseCommand):
 
     Run it from cron every minute, or keep it running with ``--loop``.
     With the in-process immediate backend this command is also what sends
-    retries and ``send_at`` deliveries when they come due.
+    retries and ``send_at`` deliveries when they come due. With ``--loop``
+    a sweep that fails (database or broker down) is logged and tried again
+    at the next interval; run it under a supervisor all the same.
     """
 
     help = (
@@ -63,15 +69,22 @@ class Command(BaseCommand):
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGINT, stop)
         while True:
-            result = recover(grace=options["grace"], limit=options["limit"])
-            if options["verbosity"] >= 1:
-                self.stdout.write(
-                    f"taken over {len(result.taken_over)}, "
-                    f"failed {len(result.failed)}, "
-                    f"enqueued {len(result.enqueued)}, "
-                    f"not enqueued {len(result.not_enqueued)}, "
-                    f"digests built {len(result.digests)}"
-                )
+            try:
+                result = recover(grace=options["grace"], limit=options["limit"])
+            except Exception:
+                if not options["loop"]:
+                    raise
+                logger.exception("recovery sweep failed; trying again")
+                reconnect()
+            else:
+                if options["verbosity"] >= 1:
+                    self.stdout.write(
+                        f"taken over {len(result.taken_over)}, "
+                        f"failed {len(result.failed)}, "
+                        f"enqueued {len(result.enqueued)}, "
+                        f"not enqueued {len(result.not_enqueued)}, "
+                        f"digests built {len(result.digests)}"
+                    )
             if not options["loop"]:
                 return
             deadline = time.monotonic() + options["interval"]

@@ -3,31 +3,44 @@
 from __future__ import annotations
 
 import signal
-import time
 from argparse import ArgumentParser
 from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from dovecote.delivery.recovery import recover
-from dovecote.delivery.worker import deliver
+from dovecote.delivery.worker import Worker
 
 
 class Command(BaseCommand):
-    """Claim and send due deliveries in batches, without a task queue.
+    """Claim and send due deliveries, keeping a window of sends in flight.
 
     Any number may run at once, on any number of machines: claims are
-    atomic (``FOR UPDATE SKIP LOCKED`` on PostgreSQL). Each worker also
-    runs the recovery sweep every ``--recover-every`` seconds.
+    atomic (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, an immediate write
+    lock on SQLite). Each worker also takes over expired leases every
+    ``--recover-every`` seconds. Database and broker errors are logged and
+    retried; run it under a supervisor (systemd, supervisord, Kubernetes)
+    all the same, so that a crash or an out-of-memory kill restarts it.
     """
 
-    help = "Send due deliveries from the outbox in batches until stopped."
+    help = (
+        "Send due deliveries from the outbox until stopped, keeping up to "
+        "--window deliveries in flight and writing outcomes as they arrive."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--channel", default=None, help="Only this channel.")
         parser.add_argument(
-            "--batch", type=int, default=None, help="Default: DOVECOTE_BATCH_SIZE."
+            "--window",
+            type=int,
+            default=None,
+            help="Deliveries in flight at most (default: DOVECOTE_WINDOW, 200).",
+        )
+        parser.add_argument(
+            "--batch",
+            type=int,
+            default=None,
+            help="Deprecated alias of --window.",
         )
         parser.add_argument(
             "--interval",
@@ -48,27 +61,16 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        stopping = False
+        worker = Worker(
+            channel=options["channel"],
+            window=options["window"] or options["batch"],
+            interval=options["interval"],
+            recover_every=options["recover_every"],
+        )
 
         def stop(signum: int, frame: FrameType | None) -> None:
-            nonlocal stopping
-            stopping = True
+            worker.stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        every = options["recover_every"]
-        next_sweep = time.monotonic() + every
-        while not stopping:
-            if every and time.monotonic() >= next_sweep:
-                # A polling worker needs only the takeover of expired
-                # leases: due rows are claimed by the poll below anyway.
-                recover(limit=0)
-                next_sweep = time.monotonic() + every
-            claimed = deliver(channel=options["channel"], limit=options["batch"])
-            if claimed:
-                continue
-            if options["exit_when_idle"]:
-                return
-            deadline = time.monotonic() + options["interval"]
-            while not stopping and time.monotonic() < deadline:
-                time.sleep(0.05)
+        worker.run(exit_when_idle=options["exit_when_idle"])

@@ -42,6 +42,11 @@ class SmsBackend(HttpSmsBackend):
     provider_name: ClassVar[str] = "Twilio"
     base_url_setting: ClassVar[str | None] = "TWILIO_BASE_URL"
     gone_error_codes: ClassVar[frozenset[str]] = PERMANENT_ERRORS | UNSUBSCRIBED_ERRORS
+    # Twilio documents this header on the webhooks it sends
+    # (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides),
+    # not as a deduplication key of the Messages API: it is sent so that a
+    # retry can be matched, but a retry after a timeout may still send twice.
+    idempotency_header: ClassVar[str | None] = "I-Twilio-Idempotency-Token"
 
     def __init__(
         self,

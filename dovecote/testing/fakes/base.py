@@ -10,6 +10,7 @@ process)::
         fake.fail_next(3, status=503)        # the next 3 requests answer 503
         fake.rate_limit_next(retry_after=1)   # then one 429 + Retry-After: 1
         fake.drop_next(1)                     # then one dropped connection
+        fake.accept_then_stall_next(1, seconds=5)  # accepted, answer too late
         ...
         fake.requests    # list[RecordedRequest], oldest first
         fake.count       # requests received (also answered by the script)
@@ -82,6 +83,8 @@ class ScriptedAnswer:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     delay: float = 0.0
+    #: Run the provider logic (accept the message) before the delay.
+    accept_first: bool = False
 
 
 class FakeProvider:
@@ -92,10 +95,19 @@ class FakeProvider:
     """
 
     name: ClassVar[str] = "fake"
+    #: The request header a client sends an idempotency key in, if any.
+    idempotency_header: ClassVar[str | None] = None
 
-    def __init__(self, *, latency: float = 0.0) -> None:
+    def __init__(
+        self, *, latency: float = 0.0, honours_idempotency: bool = False
+    ) -> None:
         #: Seconds to wait before answering each request.
         self.latency = latency
+        #: Answer a repeated idempotency key with the first answer instead of
+        #: accepting the message again. Off by default: turn it on only for
+        #: a provider documented to deduplicate (see docs/delivery.md).
+        self.honours_idempotency = honours_idempotency
+        self._replies: dict[str, tuple[int, bytes, str]] = {}
         self.requests: list[RecordedRequest] = []
         self._script: deque[ScriptedAnswer] = deque()
         self._lock = threading.Lock()
@@ -119,6 +131,12 @@ class FakeProvider:
     def count(self) -> int:
         """Return the number of requests received."""
         return len(self.requests)
+
+    @property
+    def in_flight(self) -> int:
+        """Return the number of requests received and not yet answered."""
+        with self._lock:
+            return self._in_flight
 
     def fail_next(
         self,
@@ -153,11 +171,24 @@ class FakeProvider:
                 ScriptedAnswer(status=0, delay=seconds) for _ in range(n)
             )
 
+    def accept_then_stall_next(self, n: int = 1, *, seconds: float = 5.0) -> None:
+        """Accept each of the next ``n`` messages, then answer ``seconds`` late.
+
+        The provider has the message; a client with a shorter timeout
+        believes it failed.
+        """
+        with self._lock:
+            self._script.extend(
+                ScriptedAnswer(status=0, delay=seconds, accept_first=True)
+                for _ in range(n)
+            )
+
     def reset(self) -> None:
         """Forget received requests and pending scripted answers."""
         with self._lock:
             self.requests.clear()
             self._script.clear()
+            self._replies.clear()
             self.max_in_flight = self._in_flight
 
     # Provider logic (subclasses) ------------------------------------------
@@ -212,6 +243,18 @@ class FakeProvider:
     ) -> web.StreamResponse:
         if self.latency:
             await asyncio.sleep(self.latency)
+        key = (
+            request.headers.get(self.idempotency_header, "")
+            if self.honours_idempotency and self.idempotency_header
+            else ""
+        )
+        if key and key in self._replies:
+            status, body, content_type = self._replies[key]
+            return web.Response(status=status, body=body, content_type=content_type)
+        if scripted is not None and scripted.accept_first:
+            response = await self._handled(request, recorded, key)
+            await asyncio.sleep(scripted.delay)
+            return response
         if scripted is not None:
             if scripted.delay:
                 await asyncio.sleep(scripted.delay)
@@ -221,7 +264,19 @@ class FakeProvider:
                 return web.Response()
             if scripted.status:
                 return self._scripted_response(scripted)
-        return await self.handle(request, recorded)
+        return await self._handled(request, recorded, key)
+
+    async def _handled(
+        self, request: web.Request, recorded: RecordedRequest, key: str
+    ) -> web.Response:
+        response = await self.handle(request, recorded)
+        if key and response.status < 500 and isinstance(response.body, bytes):
+            self._replies[key] = (
+                response.status,
+                response.body,
+                response.content_type,
+            )
+        return response
 
     def _scripted_response(self, scripted: ScriptedAnswer) -> web.Response:
         if scripted.body is None:

@@ -35,18 +35,22 @@ class FakeTwilio(FakeProvider):
     """Answer ``POST /2010-04-01/Accounts/{sid}/Messages.json`` like Twilio."""
 
     name: ClassVar[str] = "twilio"
+    # Twilio documents this header only on the webhooks it sends; a fake
+    # made with honours_idempotency=True models a provider that dedupes.
+    idempotency_header: ClassVar[str | None] = "I-Twilio-Idempotency-Token"
 
     def __init__(
         self,
         *,
         latency: float = 0.0,
+        honours_idempotency: bool = False,
         account_sid: str = "AC" + "0" * 31 + "1",
         auth_token: str = "fake-twilio-token",
         from_numbers: tuple[str, ...] | None = None,
         messaging_services: tuple[str, ...] = ("MG" + "0" * 31 + "1",),
         unsubscribed: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(latency=latency)
+        super().__init__(latency=latency, honours_idempotency=honours_idempotency)
         self.account_sid = account_sid
         self.auth_token = auth_token
         #: Numbers owned by the account (anything else as From is 21606);
