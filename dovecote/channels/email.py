@@ -142,14 +142,33 @@ class EmailChannel(Channel):
         return float(value if value is not None else setting("DOVECOTE_EMAIL_TIMEOUT"))
 
     def send_timeout(self) -> float | None:
-        """Return the most one message may take on an open SMTP connection.
+        """Return the most one message may take, if dovecote can tell.
 
-        Each SMTP command waits at most :meth:`smtp_timeout`; a message is
+        SMTP: each command waits at most :meth:`smtp_timeout`; a message is
         four (``MAIL``, ``RCPT``, ``DATA``, the content), and a reconnect
         after an error four more (connect, ``EHLO``, ``STARTTLS``, ``AUTH``).
+        Django's development backends: 1 s. Other backends (an ESP through
+        anymail, a custom one): None unless ``OPTIONS["send_timeout"]``.
         """
         value = super().send_timeout()
-        return 8 * self.smtp_timeout() if value is None else value
+        if value is not None:
+            return value
+        transport = self.backend_paths()[0] or self.default_backend()
+        if transport.startswith(MAILER_PREFIX):
+            return 8 * self.smtp_timeout()
+        try:
+            klass = import_string(transport)
+        except ImportError:
+            return None
+        from django.core.mail.backends.smtp import EmailBackend
+
+        if isinstance(klass, type) and issubclass(klass, EmailBackend):
+            return 8 * self.smtp_timeout()
+        if klass.__module__.startswith("django.core.mail.backends."):
+            return 1.0  # console, file, locmem, dummy: no network
+        # Another backend (an ESP's HTTP API, a custom one) has its own
+        # timeout, which dovecote cannot read: OPTIONS["send_timeout"].
+        return None
 
     def build_message(
         self, delivery: Delivery, connection: Any

@@ -546,7 +546,11 @@ def _run_chunk(chunk: _Chunk, pool: ConnectionPool) -> _Done:
             chunk.wait()
             bound = delivery_time_bound(chunk.channel)
             needed = (bound or 0.0) * len(chunk.deliveries)
-            if time.monotonic() + needed > chunk.deadline:
+            # Put back what would fit in a fresh lease but not in what is
+            # left of this one. A chunk that fits in no lease (the lease is
+            # too short: dovecote.E022, logged at claim) is sent all the same
+            # rather than put back forever.
+            if needed <= lease_seconds() and time.monotonic() + needed > chunk.deadline:
                 return _Done(chunk, released=True)
             return _Done(chunk, send_chunk(chunk.channel, chunk.deliveries))
     finally:

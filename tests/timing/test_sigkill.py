@@ -2,7 +2,7 @@
 
 Real processes on a shared SQLite file: the killed one takes nothing with
 it; the next sweep finishes the work; nobody gets two digests for one slot
-beyond the pipeline's stated window (the message in flight at the kill).
+beyond the pipeline's stated window (the messages in flight at the kill).
 """
 
 from __future__ import annotations
@@ -131,7 +131,12 @@ def test_killed_while_sending_loses_nothing_and_doubles_only_the_one_in_flight(e
     status = env.run("status")
     assert status["counts"]["digested"] == USERS * ITEMS  # built and committed
     assert status["digests_per_user"] == [1] * USERS
-    assert sum(env.sent().values()) == 1  # the one in flight reached the sink
+    # What was in flight reached the sink: one message per sending
+    # connection of the worker (docs/delivery.md, the window per failure).
+    from dovecote.channels.email import EmailChannel
+
+    in_flight = sum(env.sent().values())
+    assert 1 <= in_flight <= EmailChannel.parallel_sends
     time.sleep(1.5)  # the dead worker's lease runs out
     env.run("sweep")
     status = env.run("status")
@@ -139,5 +144,5 @@ def test_killed_while_sending_loses_nothing_and_doubles_only_the_one_in_flight(e
     assert status["digests_per_user"] == [1] * USERS  # still one digest each
     sent = env.sent()
     assert set(sent) == {f"u{i}@example.com" for i in range(USERS)}
-    # At most the message in flight at the kill went out twice.
-    assert sum(sent.values()) - USERS <= 1
+    # At most the messages in flight at the kill went out twice.
+    assert sum(sent.values()) - USERS <= in_flight
