@@ -65,6 +65,8 @@ DOVECOTE_CHANNELS = [
     "dovecote.channels.email.EmailChannel",
     "dovecote.channels.sms.SmsChannel",
 ]
+# The benchmark drives sending itself (workers, or the immediate backend).
+DOVECOTE_EMBEDDED_SCHEDULER = False
 SILENCED_SYSTEM_CHECKS = ["dovecote.E004"]
 SITE_ID = 1
 LOGGING = {
