@@ -131,7 +131,10 @@ def delivery_idempotency_key(delivery: Delivery) -> str:
 
     created = delivery.created_at.isoformat() if delivery.created_at else ""
     digest = salted_hmac(
-        "dovecote.delivery.idempotency", f"{delivery.pk}:{created}"
+        # An explicit algorithm: Django 6.1 deprecates the sha1 default.
+        "dovecote.delivery.idempotency",
+        f"{delivery.pk}:{created}",
+        algorithm="sha256",
     ).hexdigest()[:32]
     return f"dovecote-{delivery.pk}-{digest}"
 
