@@ -16,7 +16,7 @@ from dovecote import Notification, Recipient, register, send_notification
 from dovecote.delivery.recovery import recover
 from dovecote.exceptions import InvalidAddress, RenderError
 from dovecote.models import Address, Delivery, Dispatch
-from dovecote.notifications import dispatch
+from dovecote.notifications import results
 from dovecote.notifications.registry import unregister
 from tests.settings import TASKS_MODULE
 
@@ -56,7 +56,7 @@ def people(n, *, last_name=""):
 @pytest.fixture
 def chunk_size(monkeypatch):
     def set_size(n):
-        monkeypatch.setattr(dispatch, "CHUNK_SIZE", n)
+        monkeypatch.setattr(results, "CHUNK_SIZE", n)
 
     set_size(10)
     return set_size

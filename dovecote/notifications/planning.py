@@ -1,0 +1,371 @@
+"""Planning and rendering of a send, per recipient and channel.
+
+A plan decides, chunk by chunk, who gets the notification on which channel
+(or why not: preferences, permissions, addresses, suppressions), when
+(digests, delivery windows, pauses), and renders what will be sent.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.urls import NoReverseMatch
+from django.utils import timezone, translation
+
+from dovecote.channels import Channel, Rendered, get_channel, get_channels
+from dovecote.exceptions import InvalidAddress
+from dovecote.notifications import results
+from dovecote.notifications.base import Notification
+from dovecote.notifications.preferences import (
+    PreferenceResolver,
+    users_with_permissions,
+)
+from dovecote.notifications.recipients import (
+    AddressBook,
+    Recipient,
+    iter_recipients,
+    user_language,
+)
+from dovecote.notifications.rendering import current_site, processed_context
+from dovecote.notifications.results import DeliveryResult, SkipReason
+from dovecote.notifications.timing import (
+    IMMEDIATE,
+    Schedules,
+    next_slot,
+    release_time,
+)
+
+
+@dataclass
+class _Planned:
+    entry: DeliveryResult
+    key: str
+    protocol: str
+    language: str
+    rendered: Rendered | None = None
+    #: Not before (the digest slot for held ones); None: the send's time.
+    available_at: datetime.datetime | None = None
+    #: Data kept on a held item for its digest (batch value, type name).
+    digest: dict[str, Any] | None = None
+
+
+@dataclass
+class _Plan:
+    """What a whole send shares: its type, channels and rendering context."""
+
+    cls: type[Notification]
+    names: list[str]
+    channel_of: dict[str, Channel]
+    offered: list[str]
+    context: dict[str, Any]
+    #: ``(key, channel)`` already planned, across chunks.
+    seen: set[str] = field(default_factory=set)
+    instance: Notification | None = None
+    site: Any = None
+    preferences_link: str = ""
+    #: When the send takes effect: now, or ``send_at``.
+    available_at: datetime.datetime | None = None
+
+
+def _channel_names(
+    cls: type[Notification], channels: Sequence[str] | str | None
+) -> list[str]:
+    if channels is None:
+        # Channels the type names but settings lack are skipped (and
+        # reported by the system check dovecote.E004).
+        return cls.all_channels()
+    names = [channels] if isinstance(channels, str) else list(channels)
+    for name in names:
+        get_channel(name)  # raises BackendDoesNotExist naming the known ones
+    return list(dict.fromkeys(names))
+
+
+def _start_plan(
+    cls: type[Notification],
+    context: Mapping[str, Any] | None,
+    channels: Sequence[str] | str | None,
+) -> _Plan:
+    if context is not None and not isinstance(context, Mapping):
+        raise TypeError(f"context must be a dict, not {type(context).__name__}.")
+    names = _channel_names(cls, channels)
+    configured = get_channels()
+    channel_of = {name: configured[name] for name in names if name in configured}
+    return _Plan(cls, names, channel_of, cls.all_channels(), dict(context or {}))
+
+
+def _plan_chunks(
+    plan: _Plan, recipients: Any, *, render: bool
+) -> Iterator[list[_Planned]]:
+    """Yield the planned (and rendered) entries, ``CHUNK_SIZE`` people at a time.
+
+    Each chunk costs the same queries (addresses, preferences, groups,
+    group preferences, permissions, suppressions), whatever its size.
+    """
+    people = iter_recipients(recipients, chunk_size=results.CHUNK_SIZE)
+    while chunk := list(itertools.islice(people, results.CHUNK_SIZE)):
+        planned = _plan_chunk(plan, chunk)
+        del chunk
+        if render:
+            _render(plan, planned)
+        yield planned
+
+
+def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
+    from dovecote.models import Suppression
+
+    cls, names, channel_of, seen = plan.cls, plan.names, plan.channel_of, plan.seen
+    on_demand = _validate_on_demand([p for p in people if isinstance(p, Recipient)])
+    users = [p for p in people if not isinstance(p, Recipient)]
+    book = AddressBook(users, {c.protocol for c in channel_of.values()})
+    preferences = PreferenceResolver(cls, users)
+    permitted = (
+        users_with_permissions(users, cls.permissions) if cls.permissions else None
+    )
+
+    planned: list[_Planned] = []
+    for person in people:
+        language = user_language(person)
+        for name in names:
+            channel = channel_of.get(name)
+            if channel is None:
+                key = _key(person)
+                if f"{name} {key}" not in seen:
+                    seen.add(f"{name} {key}")
+                    entry = DeliveryResult(
+                        person, name, "skipped", SkipReason.CHANNEL_NOT_CONFIGURED
+                    )
+                    planned.append(_Planned(entry, key, "", language))
+                continue
+            reason, address = "", ""
+            if isinstance(person, Recipient):
+                address = on_demand[id(person)].get(channel.protocol, "")
+                key = f"{channel.protocol}:{address}" if address else person.key
+                if name not in cls.channels:
+                    reason = SkipReason.CHANNEL_NOT_ENABLED
+                elif not address:
+                    reason = SkipReason.NO_ADDRESS
+            else:
+                key = f"user:{person.pk}"
+                reason, address = _user_reason(
+                    person, name, channel, book, preferences, permitted, plan.offered
+                )
+            if f"{name} {key}" in seen:
+                continue
+            seen.add(f"{name} {key}")
+            entry = DeliveryResult(
+                person, name, "skipped" if reason else "queued", reason, address
+            )
+            planned.append(_Planned(entry, key, channel.protocol, language))
+
+    _apply_suppressions(cls, planned, Suppression)
+    _apply_timing(plan, planned, users, preferences)
+    return planned
+
+
+def _apply_timing(
+    plan: _Plan,
+    planned: list[_Planned],
+    users: list[Any],
+    preferences: PreferenceResolver,
+) -> None:
+    """Hold digest users' deliveries, delay those outside windows or paused.
+
+    One query (the users' schedules) per chunk, and none when the type
+    neither offers digests nor waits for windows. The inbox never waits.
+    """
+    cls = plan.cls
+    todo = [
+        p
+        for p in planned
+        if p.entry.status == "queued"
+        and p.entry._user_id is not None
+        and p.protocol != "inbox"
+    ]
+    windows_apply = cls.respects_windows()
+    if not todo or (not windows_apply and set(cls.frequencies) <= {IMMEDIATE}):
+        return
+    base = plan.available_at or timezone.now()
+    schedules = Schedules(users)
+    batch = plan.context.get(cls.batch_key) if cls.batch_key else None
+    for item in todo:
+        entry = item.entry
+        user = entry.recipient
+        zone = schedules.zone(user)
+        windows = schedules.windows(user) if windows_apply else None
+        paused = schedules.paused_until(user) if windows_apply else None
+        frequency = preferences.frequency(user, entry.channel)
+        if frequency != IMMEDIATE:
+            slot = next_slot(frequency, base, zone)
+            entry.status = "held"
+            entry.reason = SkipReason.HELD_FOR_DIGEST
+            entry.available_at = release_time(slot, zone, windows, paused)
+            item.available_at = entry.available_at
+            item.digest = {
+                "frequency": frequency,
+                "batch": "" if batch is None else str(batch),
+                "type": str(cls.display_name or cls.name),
+            }
+            continue
+        if not windows_apply:
+            continue
+        release = release_time(base, zone, windows, paused)
+        if release > base:
+            entry.available_at = item.available_at = release
+            entry.reason = (
+                SkipReason.PAUSED
+                if paused is not None and paused >= release
+                else SkipReason.OUTSIDE_DELIVERY_WINDOW
+            )
+
+
+def _key(person: Any) -> str:
+    return person.key if isinstance(person, Recipient) else f"user:{person.pk}"
+
+
+def _validate_on_demand(people: list[Recipient]) -> dict[int, dict[str, str]]:
+    by_protocol: dict[str, Channel] = {}
+    for channel in get_channels().values():
+        by_protocol.setdefault(channel.protocol, channel)
+    validated: dict[int, dict[str, str]] = {}
+    for person in people:
+        found: dict[str, str] = {}
+        for protocol, address in person.address_map().items():
+            validator = by_protocol.get(protocol)
+            if validator is None:
+                found[protocol] = address
+                continue
+            try:
+                found[protocol] = validator.validate_address(address)
+            except InvalidAddress as exc:
+                raise InvalidAddress(
+                    f"{person!r}: {exc.message}", code="invalid_address"
+                ) from exc
+        validated[id(person)] = found
+    return validated
+
+
+def _user_reason(
+    user: Any,
+    name: str,
+    channel: Channel,
+    book: AddressBook,
+    preferences: PreferenceResolver,
+    permitted: set[Any] | None,
+    offered: list[str],
+) -> tuple[str, str]:
+    if name not in offered:
+        return SkipReason.CHANNEL_NOT_ENABLED, ""
+    if not getattr(user, "is_active", True):
+        return SkipReason.INACTIVE_USER, ""
+    if permitted is not None and user.pk not in permitted:
+        return SkipReason.NO_PERMISSION, ""
+    enabled, why = preferences.source(user, name)
+    if not enabled:
+        if why in ("user", "group"):
+            return SkipReason.OPTED_OUT, ""
+        return SkipReason.CHANNEL_NOT_ENABLED, ""
+    candidates = book.addresses(user, channel.protocol, channel.route)
+    if not candidates:
+        return SkipReason.NO_ADDRESS, ""
+    for candidate in candidates:
+        try:
+            return "", channel.validate_address(candidate)
+        except InvalidAddress:
+            continue
+    return SkipReason.INVALID_ADDRESS, candidates[0]
+
+
+def _apply_suppressions(
+    cls: type[Notification], planned: list[_Planned], model: Any
+) -> None:
+    wanted = [p for p in planned if p.entry.status == "queued" and p.entry.address]
+    if not wanted:
+        return
+    blocked = set(
+        model.objects.blocking(
+            cls.name,
+            protocols={p.protocol for p in wanted},
+            addresses={p.entry.address for p in wanted},
+        ).values_list("protocol", "address", "channel")
+    )
+    if not blocked:
+        return
+    for item in wanted:
+        entry = item.entry
+        if (item.protocol, entry.address, "") in blocked or (
+            item.protocol,
+            entry.address,
+            entry.channel,
+        ) in blocked:
+            entry.status = "skipped"
+            entry.reason = SkipReason.SUPPRESSED
+
+
+def _render(plan: _Plan, planned: list[_Planned]) -> None:
+    todo = [p for p in planned if p.entry.status in ("queued", "held")]
+    if not todo:
+        return
+    cls = plan.cls
+    if plan.instance is None:
+        plan.instance = cls()
+        plan.site = current_site()
+        plan.preferences_link = _link("preferences_url")
+    instance = plan.instance
+    base_by_person: dict[int, dict[str, Any]] = {}
+    for item in todo:
+        person = item.entry.recipient
+        with translation.override(item.language):
+            base = base_by_person.get(id(person))
+            if base is None:
+                user = None if isinstance(person, Recipient) else person
+                base = {
+                    **plan.context,
+                    "recipient": person,
+                    "user": user,
+                    "site": plan.site,
+                    "notification": instance,
+                    "preferences_url": plan.preferences_link,
+                    "unsubscribe_url": "",
+                }
+                base = instance.get_context(person, base)
+                base_by_person[id(person)] = base
+            channel = plan.channel_of[item.entry.channel]
+            extra = processed_context(instance, person, channel)
+            ctx = {**extra, **base} if extra else dict(base)
+            ctx["channel"] = item.entry.channel
+            if not cls.required:
+                ctx["unsubscribe_url"] = _unsubscribe_link(cls, item)
+            item.rendered = channel.render(instance, ctx)
+
+
+def _link(name: str, **kwargs: Any) -> str:
+    try:
+        from dovecote import tokens
+    except ImportError:
+        return ""
+    try:
+        return str(getattr(tokens, name)(**kwargs))
+    except (NoReverseMatch, AttributeError):
+        return ""
+
+
+def _unsubscribe_link(cls: type[Notification], item: _Planned) -> str:
+    entry = item.entry
+    if isinstance(entry.recipient, Recipient):
+        return _link(
+            "unsubscribe_url",
+            notification=cls.name,
+            channel=entry.channel,
+            protocol=item.protocol,
+            address=entry.address,
+        )
+    return _link(
+        "unsubscribe_url",
+        notification=cls.name,
+        channel=entry.channel,
+        user=entry.recipient,
+    )
