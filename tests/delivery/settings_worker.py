@@ -79,6 +79,8 @@ else:
     EMAIL_PORT = _smtp["port"]
     EMAIL_TIMEOUT = _smtp["timeout"]
 
+# Real processes, real time: leases compare against the database's clock.
+DOVECOTE_CLOCK = "database"
 DOVECOTE_BATCH_SIZE = int(os.environ.get("DOVECOTE_BATCH", "50"))
 DOVECOTE_LEASE_SECONDS = float(os.environ.get("DOVECOTE_LEASE", "4"))
 DOVECOTE_MAX_ATTEMPTS = 50
