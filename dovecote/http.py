@@ -29,8 +29,10 @@ import asyncio
 import base64
 import concurrent.futures
 import hashlib
+import importlib
 import logging
 import threading
+import warnings
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,9 +49,6 @@ from dovecote.failures import (
 )
 from dovecote.redaction import redact_text
 from dovecote.results import RecipientResult
-from dovecote.sms.backends.base import BaseSmsBackend
-from dovecote.sms.message import Message
-from dovecote.sms.phonenumbers import normalize_originator
 from dovecote.transport import BaseTransportBackend
 
 logger = logging.getLogger("dovecote.http")
@@ -175,9 +174,15 @@ class _LoopThread:
 class HttpBackend(BaseTransportBackend):
     """Base for transport backends that talk to a provider's HTTP API.
 
-    Combine it with the transport's base class, this one first::
+    Combine it with the transport's base class, this one first, and name
+    the settings giving its default concurrency and timeout::
 
-        class SmsBackend(HttpBackend, BaseSmsBackend): ...
+        class ChatBackend(HttpBackend, BaseChatBackend):
+            concurrency_setting = "CHAT_CONCURRENCY"
+            timeout_setting = "CHAT_TIMEOUT"
+
+    (SMS providers subclass
+    :class:`dovecote.sms.backends.http.HttpSmsBackend`, which does that.)
 
     Subclasses must set ``provider_name`` (instantiating a class without one
     raises ``TypeError``) and implement :meth:`build_request` and
@@ -193,9 +198,11 @@ class HttpBackend(BaseTransportBackend):
     #: The real API root, used when that setting is unset (a provider outside
     #: dovecote sets it here; dovecote's own default in ``dovecote.conf``).
     default_base_url: ClassVar[str] = ""
-    #: Settings giving the default concurrency and timeout.
-    concurrency_setting: ClassVar[str] = "SMS_CONCURRENCY"
-    timeout_setting: ClassVar[str] = "SMS_TIMEOUT"
+    #: Settings giving the default concurrency and timeout; the transport's
+    #: provider base sets them (``SMS_*`` on ``HttpSmsBackend``, ``CHAT_*``
+    #: on the Slack backend).
+    concurrency_setting: ClassVar[str]
+    timeout_setting: ClassVar[str]
     #: The most recipients one request may carry.
     max_recipients_per_request: ClassVar[int] = 1
     #: The provider's error codes meaning the address can never be reached
@@ -220,6 +227,12 @@ class HttpBackend(BaseTransportBackend):
                 f"{type(self).__name__} must set provider_name (the provider's "
                 "name in errors and logs) to be instantiated."
             )
+        for attribute in ("concurrency_setting", "timeout_setting"):
+            if not getattr(self, attribute, None):
+                raise TypeError(
+                    f"{type(self).__name__} must set {attribute} (the setting "
+                    "giving its default) to be instantiated."
+                )
         super().__init__(fail_silently=fail_silently, **kwargs)
         if base_url is None and self.base_url_setting:
             # A third-party provider's setting need not be one of dovecote's.
@@ -575,35 +588,20 @@ class HttpBackend(BaseTransportBackend):
         ]
 
 
-class HttpSmsBackend(HttpBackend, BaseSmsBackend):
-    """Base of the SMS provider backends: checks the sender before sending.
+def __getattr__(name: str) -> Any:
+    """Keep ``dovecote.http.HttpSmsBackend`` importable, with a warning.
 
-    Subclasses implement the hooks of :class:`HttpBackend`; in
-    ``build_request`` they read the normalised sender with
-    :meth:`originator`.
+    It moved to :mod:`dovecote.sms.backends.http` (the generic HTTP base
+    knows no transport). Resolved on first access only, by name through
+    ``importlib``: importing this module never imports the SMS transport.
     """
-
-    def prepare_message(self, message: Message) -> list[str]:
-        """Return the valid recipients, or none when the sender is invalid."""
-        originator = self.prepare_originator(message)
-        if originator is None:
-            return []  # every recipient already recorded as invalid
-        if not originator:
-            self.reject_all(
-                message,
-                f"{self.provider_name} needs a sender: set DEFAULT_FROM_SMS or "
-                "the message's originator",
-            )
-            return []
-        return self.prepare_recipients(message)
-
-    def originator(self, message: Message) -> str:
-        """Return the message's sender, normalised (already validated).
-
-        Subclasses that accept other senders in ``prepare_originator`` must
-        override this too.
-        """
-        return normalize_originator(
-            self.sender_of(message),
-            allow_alphanumeric=self.supports_alphanumeric_originator,
+    if name == "HttpSmsBackend":
+        warnings.warn(
+            "dovecote.http.HttpSmsBackend moved to "
+            "dovecote.sms.backends.http.HttpSmsBackend; import it from there.",
+            DeprecationWarning,
+            stacklevel=2,
         )
+        module = importlib.import_module("dovecote.sms.backends.http")
+        return module.HttpSmsBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

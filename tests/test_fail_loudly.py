@@ -4,13 +4,16 @@
 - a ``DOVECOTE_CHANNELS`` key or channel ``OPTIONS`` key nothing reads
   raises ``ImproperlyConfigured`` naming the entry (system check E001);
 - ``dovecote.conf.setting()`` refuses a name it does not know;
-- an HTTP backend without ``provider_name`` cannot be instantiated;
+- an HTTP backend without ``provider_name`` (or, outside the SMS base,
+  without its concurrency and timeout settings) cannot be instantiated;
 - the error behind a failed send is its ``__cause__`` and stays on the result.
 """
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from typing import Any
 
 import aiohttp
@@ -20,9 +23,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.template import TemplateSyntaxError
 from django.test import override_settings
 
+import dovecote.http
 from dovecote import chat, sms
 from dovecote.channels import get_channel, get_channels
 from dovecote.channels.sms import SmsChannel
+from dovecote.chat.backends.base import BaseChatBackend
 from dovecote.checks import check_settings
 from dovecote.conf import setting
 from dovecote.exceptions import (
@@ -31,8 +36,9 @@ from dovecote.exceptions import (
     RenderError,
     TransientDeliveryError,
 )
-from dovecote.http import HttpRequest, HttpSmsBackend
+from dovecote.http import HttpBackend, HttpRequest
 from dovecote.notifications.rendering import TemplateCache
+from dovecote.sms.backends.http import HttpSmsBackend
 from dovecote.sms.phonenumbers import normalize_number
 
 TWILIO = "dovecote.sms.backends.twilio.SmsBackend"
@@ -187,6 +193,49 @@ class NamelessBackend(HttpSmsBackend):
 def test_http_backend_without_provider_name_cannot_be_instantiated():
     with pytest.raises(TypeError, match="NamelessBackend must set provider_name"):
         NamelessBackend()
+
+
+class SettinglessBackend(HttpBackend, BaseChatBackend):
+    provider_name = "Settingless"
+
+    def build_request(self, message, recipients):
+        return HttpRequest("POST", recipients[0])
+
+    def parse_response(self, message, recipients, response):
+        return []
+
+
+def test_http_backend_without_its_settings_cannot_be_instantiated():
+    # The generic HTTP base knows no transport: no SMS_* defaults.
+    with pytest.raises(TypeError, match="SettinglessBackend must set concurrency"):
+        SettinglessBackend()
+
+
+def test_http_sms_backend_reads_the_sms_settings(settings):
+    settings.SMS_CONCURRENCY = 7
+    settings.SMS_TIMEOUT = 3.5
+    backend = sms.get_connection(TWILIO, **CREDENTIALS)
+    assert isinstance(backend, HttpSmsBackend)
+    assert (backend.concurrency, backend.timeout) == (7, 3.5)
+
+
+def test_old_http_sms_backend_path_warns_and_gives_the_same_class():
+    with pytest.warns(DeprecationWarning, match="dovecote.sms.backends.http"):
+        from dovecote.http import HttpSmsBackend as old
+    assert old is HttpSmsBackend
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        dovecote.http.Nothing  # noqa: B018
+
+
+def test_the_http_base_imports_no_transport():
+    code = (
+        "import sys, dovecote.http; "
+        "print(sorted(m for m in sys.modules if m.startswith('dovecote.sms')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
 
 
 # Causes --------------------------------------------------------------------

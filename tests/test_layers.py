@@ -83,11 +83,6 @@ LAYER_OF = {
 #: Upward imports found when this test was written; each is one violation
 #: for the re-house to remove (then delete the entry).
 KNOWN_VIOLATIONS = {
-    # http.py holds HttpSmsBackend, so the generic HTTP base imports the SMS
-    # transport: HttpSmsBackend moves to dovecote/sms/backends/.
-    ("dovecote.http", "dovecote.sms.backends.base"),
-    ("dovecote.http", "dovecote.sms.message"),
-    ("dovecote.http", "dovecote.sms.phonenumbers"),
     # Template lookup and rendering live in notifications/ but every channel
     # uses them: notifications/rendering.py moves down (dovecote/rendering.py).
     ("dovecote.channels.base", "dovecote.notifications.rendering"),

@@ -10,8 +10,9 @@ import json
 from typing import Any, ClassVar
 
 from dovecote.conf import required_setting
-from dovecote.http import HttpRequest, HttpResponse, HttpSmsBackend
+from dovecote.http import HttpRequest, HttpResponse
 from dovecote.results import RecipientResult
+from dovecote.sms.backends.http import HttpSmsBackend
 from dovecote.sms.message import Message
 
 #: Recipient statuses that mean the message was accepted.

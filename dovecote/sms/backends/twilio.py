@@ -11,8 +11,9 @@ import re
 from typing import Any, ClassVar
 
 from dovecote.conf import required_setting, setting
-from dovecote.http import HttpRequest, HttpResponse, HttpSmsBackend
+from dovecote.http import HttpRequest, HttpResponse
 from dovecote.results import RecipientResult
+from dovecote.sms.backends.http import HttpSmsBackend
 from dovecote.sms.message import Message
 
 #: A Messaging Service SID, sent as MessagingServiceSid instead of From.
