@@ -88,7 +88,7 @@ def check_notifications(
     """Check each registered type's channels and templates."""
     from dovecote.channels import get_channels
     from dovecote.notifications.registry import registered_notifications
-    from dovecote.notifications.rendering import TemplateCache, template_path
+    from dovecote.rendering import TemplateCache, template_path
 
     try:
         channels = get_channels()

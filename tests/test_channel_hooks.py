@@ -23,7 +23,7 @@ from dovecote.channels import Channel, Outcome, Rendered, get_channels
 from dovecote.exceptions import RenderError
 from dovecote.models import Address
 from dovecote.notifications.registry import unregister
-from dovecote.notifications.rendering import SampleValue, sample_placeholders
+from dovecote.rendering import SampleValue, sample_placeholders
 
 #: What PagerChannel was asked to send: (address, body).
 paged: list[tuple[str, str]] = []

@@ -37,7 +37,7 @@ from dovecote.exceptions import (
     TransientDeliveryError,
 )
 from dovecote.http import HttpBackend, HttpRequest
-from dovecote.notifications.rendering import TemplateCache
+from dovecote.rendering import TemplateCache
 from dovecote.sms.backends.http import HttpSmsBackend
 from dovecote.sms.phonenumbers import normalize_number
 

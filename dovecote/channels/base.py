@@ -309,7 +309,7 @@ class Channel:
         Text (``.txt``) templates are not autoescaped. A missing template
         raises ``RenderError``, or gives "" if ``optional``.
         """
-        from dovecote.notifications.rendering import TemplateCache
+        from dovecote.rendering import TemplateCache
 
         cache = getattr(notification, "_dovecote_templates", None)
         if cache is None:

@@ -19,8 +19,8 @@ from dovecote.compat import HAS_MAILERS
 from dovecote.conf import setting
 from dovecote.exceptions import InvalidAddress
 from dovecote.failures import FailureKind, classify_exception
-from dovecote.notifications.rendering import collapse_line
 from dovecote.redaction import is_https_url
+from dovecote.rendering import collapse_line
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery

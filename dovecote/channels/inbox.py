@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.exceptions import InvalidAddress
-from dovecote.notifications.rendering import collapse_line
+from dovecote.rendering import collapse_line
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery

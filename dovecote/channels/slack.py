@@ -78,7 +78,7 @@ class SlackWebhookChannel(Channel):
         not a list of blocks or an object with ``blocks``, or has more
         blocks than Slack takes.
         """
-        from dovecote.notifications.rendering import TemplateCache, template_path
+        from dovecote.rendering import TemplateCache, template_path
 
         cache = getattr(notification, "_dovecote_templates", None)
         if cache is None:

@@ -17,7 +17,7 @@ from django.utils.safestring import mark_safe
 
 from dovecote.channels import Rendered
 from dovecote.models import Delivery
-from dovecote.notifications.rendering import (
+from dovecote.rendering import (
     TemplateCache,
     collapse_line,
     current_site,

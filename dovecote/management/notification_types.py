@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 
 from dovecote.notifications.base import Notification
-from dovecote.notifications.rendering import find_template
+from dovecote.rendering import find_template
 
 
 @dataclass

@@ -1,1 +1,1 @@
-"""Notification types, their registry, rendering, recipients and preferences."""
+"""Notification types, their registry, sending, recipients and preferences."""

@@ -30,7 +30,6 @@ from dovecote.notifications.recipients import (
     iter_recipients,
     user_language,
 )
-from dovecote.notifications.rendering import current_site, processed_context
 from dovecote.notifications.results import DeliveryResult, SkipReason
 from dovecote.notifications.timing import (
     IMMEDIATE,
@@ -38,6 +37,7 @@ from dovecote.notifications.timing import (
     next_slot,
     release_time,
 )
+from dovecote.rendering import current_site, processed_context
 
 
 @dataclass

@@ -202,7 +202,7 @@ def sample_context(cls: Any, channel: str) -> dict[str, Any]:
     ``[name]`` (``[new_user.name]``).
     """
     from dovecote.notifications.recipients import Recipient
-    from dovecote.notifications.rendering import current_site
+    from dovecote.rendering import current_site
     from dovecote.tokens import absolute_url, preferences_url
 
     placeholder = Recipient(
@@ -229,7 +229,7 @@ def sample_context(cls: Any, channel: str) -> dict[str, Any]:
         context.update(hook() or {})
     # Anything the templates read and nobody gave shows as "[name]".
     from dovecote.channels import get_channels
-    from dovecote.notifications.rendering import sample_placeholders
+    from dovecote.rendering import sample_placeholders
 
     chan = get_channels().get(channel)
     if chan is not None:

@@ -49,7 +49,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from dovecote.channels import get_channels
         from dovecote.notifications.registry import registered_notifications
-        from dovecote.notifications.rendering import (
+        from dovecote.rendering import (
             notifier_template_path,
             template_path,
         )
