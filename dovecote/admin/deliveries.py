@@ -1,20 +1,17 @@
-"""Django admin for dovecote: the delivery log, addresses, preferences, inbox.
+"""The delivery log in the admin: filter, search, read one delivery, resend.
 
 The Delivery change view is read-only: the log is a record of what happened.
 The "Resend" action never edits a row; it writes a new queued Delivery with
-the same rendered content (see :meth:`DeliveryAdmin.resend`).
+the same rendered content (:func:`dovecote.delivery.resend.resend_deliveries`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
@@ -25,18 +22,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from dovecote.delivery.resend import resend_deliveries
 from dovecote.models import (
-    Address,
     Delivery,
     DeliveryEvent,
-    DeliverySchedule,
-    DeliveryStatus,
-    GroupPreference,
-    InboxMessage,
-    Preference,
-    Suppression,
 )
-from dovecote.models.address import blocks
 from dovecote.redaction import redact_text
 
 # The admin classes are generic only for type checkers: subscripting them at
@@ -45,32 +35,10 @@ from dovecote.redaction import redact_text
 if TYPE_CHECKING:
     _DeliveryEventInline = admin.TabularInline[DeliveryEvent, Delivery]
     _DeliveryAdmin = admin.ModelAdmin[Delivery]
-    _AddressAdmin = admin.ModelAdmin[Address]
-    _SuppressionAdmin = admin.ModelAdmin[Suppression]
-    _PreferenceAdmin = admin.ModelAdmin[Preference]
-    _GroupPreferenceAdmin = admin.ModelAdmin[GroupPreference]
-    _InboxMessageAdmin = admin.ModelAdmin[InboxMessage]
-    _DeliveryScheduleAdmin = admin.ModelAdmin[DeliverySchedule]
-    _DeliveryScheduleForm = forms.ModelForm[DeliverySchedule]
 else:
     _DeliveryEventInline = admin.TabularInline
-    _DeliveryAdmin = _AddressAdmin = _SuppressionAdmin = admin.ModelAdmin
-    _PreferenceAdmin = _GroupPreferenceAdmin = _InboxMessageAdmin = admin.ModelAdmin
-    _DeliveryScheduleAdmin = admin.ModelAdmin
-    _DeliveryScheduleForm = forms.ModelForm
+    _DeliveryAdmin = admin.ModelAdmin
 
-#: Statuses from which "Resend" makes a new Delivery. Queued and sending
-#: ones are still in flight; skipped ones were held back on purpose
-#: (opted out, no address) and hold no rendered content.
-RESENDABLE_STATUSES = frozenset(
-    {
-        DeliveryStatus.SENT,
-        DeliveryStatus.DELIVERED,
-        DeliveryStatus.UNDELIVERED,
-        DeliveryStatus.BOUNCED,
-        DeliveryStatus.FAILED,
-    }
-)
 
 # Templates as strings: the admin needs only two small ones.
 _CHANGE_LIST_TEMPLATE = """{% extends "admin/change_list.html" %}{% load i18n %}
@@ -401,328 +369,4 @@ class DeliveryAdmin(_DeliveryAdmin):
         return TemplateResponse(request, _template(_TYPES_TEMPLATE), context)
 
 
-class ResendResult:
-    """What :func:`resend_deliveries` did."""
-
-    def __init__(self) -> None:
-        self.originals: list[Delivery] = []
-        self.created: list[Delivery] = []
-        self.refused: list[tuple[Delivery, str]] = []
-
-
-def _suppressed(deliveries: Sequence[Delivery]) -> set[tuple[str, str, str, str]]:
-    addresses = {d.address for d in deliveries if d.address}
-    if not addresses:
-        return set()
-    rows = Suppression.objects.blocking(
-        {d.notification for d in deliveries}, addresses=addresses
-    ).values_list("protocol", "address", "notification", "channel")
-    return set(rows)
-
-
-def _is_suppressed(
-    delivery: Delivery, suppressions: set[tuple[str, str, str, str]]
-) -> bool:
-    return any(
-        blocks(
-            row,
-            delivery.protocol,
-            delivery.address,
-            delivery.notification,
-            delivery.channel,
-        )
-        for row in suppressions
-    )
-
-
-def resend_deliveries(
-    deliveries: QuerySet[Delivery] | Sequence[Delivery], *, actor: str = ""
-) -> ResendResult:
-    """Write a queued copy of each resendable delivery and schedule it.
-
-    Return the copies made and, for each delivery left alone, why. The
-    copies are sent when the current transaction commits.
-    """
-    result = ResendResult()
-    candidates = list(deliveries)
-    suppressions = _suppressed(candidates)
-    with transaction.atomic():
-        for delivery in candidates:
-            if delivery.status not in RESENDABLE_STATUSES:
-                reason = (
-                    "it was skipped"
-                    if delivery.status == DeliveryStatus.SKIPPED
-                    else f"it is still {delivery.status}"
-                )
-                result.refused.append((delivery, reason))
-                continue
-            if delivery.address and _is_suppressed(delivery, suppressions):
-                result.refused.append((delivery, "the address is suppressed"))
-                continue
-            data = dict(delivery.data) if isinstance(delivery.data, dict) else {}
-            data["resent_from"] = delivery.pk
-            copy = Delivery.objects.create(
-                notification=delivery.notification,
-                channel=delivery.channel,
-                protocol=delivery.protocol,
-                user_id=delivery.user_id,
-                recipient=delivery.recipient,
-                address=delivery.address,
-                language=delivery.language,
-                subject=delivery.subject,
-                body=delivery.body,
-                html=delivery.html,
-                data=data,
-            )
-            detail = f"resent from delivery #{delivery.pk}"
-            if actor:
-                detail += f" by {actor}"
-            DeliveryEvent.objects.create(
-                delivery=copy,
-                status=DeliveryStatus.QUEUED,
-                source="admin",
-                detail=detail,
-            )
-            result.originals.append(delivery)
-            result.created.append(copy)
-        from dovecote.delivery.outbox import schedule_on_commit
-
-        schedule_on_commit([copy.pk for copy in result.created])
-    return result
-
-
-class SecretAddressForm(forms.ModelForm):  # type: ignore[type-arg]
-    """Never put a stored webhook URL (a secret) back into the page.
-
-    For an address that is a URL, the field starts empty, shows the URL
-    redacted as its placeholder, and keeps the stored URL unless a new one
-    is typed.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        stored = getattr(self.instance, "address", "") or ""
-        if self.instance.pk and "://" in stored and "address" in self.fields:
-            field = self.fields["address"]
-            field.required = False
-            field.widget = forms.PasswordInput(
-                render_value=False, attrs={"placeholder": redact_text(stored)}
-            )
-            field.help_text = _(
-                "Hidden: a webhook URL is a secret. Leave empty to keep it, "
-                "or type a new URL to replace it."
-            )
-
-    def clean_address(self) -> str:
-        value = str(self.cleaned_data.get("address") or "").strip()
-        if not value and self.instance.pk:
-            return str(self.instance.address)
-        return value
-
-
-@admin.register(Address)
-class AddressAdmin(_AddressAdmin):
-    """Addresses of users, one per protocol and address."""
-
-    form = SecretAddressForm
-    list_display = (
-        "user",
-        "protocol",
-        "address_display",
-        "verified",
-        "active",
-        "deactivated_reason",
-        "created_at",
-    )
-    list_filter = ("protocol", "active", "verified")
-    search_fields = ("address", "user__username", "user__email")
-    list_select_related = ("user",)
-    raw_id_fields = ("user",)
-    readonly_fields = ("created_at", "updated_at")
-
-    @admin.display(description=_("address"), ordering="address")
-    def address_display(self, obj: Address) -> str:
-        """Return the address; a URL (a webhook: a secret) redacted."""
-        return redact_text(obj.address)
-
-
-@admin.register(Suppression)
-class SuppressionAdmin(_SuppressionAdmin):
-    """Addresses not to send to, for one notification or all."""
-
-    form = SecretAddressForm
-    list_display = (
-        "protocol",
-        "address_display",
-        "notification_display",
-        "channel",
-        "reason",
-        "created_at",
-    )
-    list_filter = ("protocol", "channel", "notification")
-    search_fields = ("address", "reason")
-    readonly_fields = ("created_at",)
-    actions = ("lift",)
-
-    @admin.display(description=_("address"), ordering="address")
-    def address_display(self, obj: Suppression) -> str:
-        """Return the address; a URL (a webhook: a secret) redacted."""
-        return redact_text(obj.address)
-
-    @admin.display(description=_("notification"), ordering="notification")
-    def notification_display(self, obj: Suppression) -> str:
-        """Return the notification name, or "all"."""
-        return obj.notification or str(_("all"))
-
-    @admin.action(
-        description=_("Lift the selected suppressions (and reactivate addresses)"),
-        permissions=["delete"],
-    )
-    def lift(self, request: HttpRequest, queryset: QuerySet[Suppression]) -> None:
-        """Delete the suppressions and reactivate the addresses they retired."""
-        self.log_deletions(request, queryset)
-        deleted, reactivated = (
-            Suppression.objects.get_queryset()
-            .filter(pk__in=list(queryset.values_list("pk", flat=True)))
-            .lift()
-        )
-        self.message_user(
-            request,
-            ngettext(
-                "Lifted %(count)d suppression; %(addresses)d address reactivated.",
-                "Lifted %(count)d suppressions; %(addresses)d addresses reactivated.",
-                deleted,
-            )
-            % {"count": deleted, "addresses": reactivated},
-            messages.SUCCESS,
-        )
-
-
-@admin.register(Preference)
-class PreferenceAdmin(_PreferenceAdmin):
-    """Users' own choices, per notification and channel."""
-
-    list_display = (
-        "user",
-        "notification",
-        "channel",
-        "enabled",
-        "frequency",
-        "updated_at",
-    )
-    list_filter = ("notification", "channel", "enabled", "frequency")
-    search_fields = ("user__username", "user__email", "notification")
-    list_select_related = ("user",)
-    raw_id_fields = ("user",)
-
-
-@admin.register(GroupPreference)
-class GroupPreferenceAdmin(_GroupPreferenceAdmin):
-    """Defaults for members of a group; a user's own preference wins."""
-
-    list_display = (
-        "group",
-        "notification",
-        "channel",
-        "enabled",
-        "frequency",
-        "updated_at",
-    )
-    list_filter = ("group", "notification", "channel", "enabled", "frequency")
-    search_fields = ("group__name", "notification")
-    list_select_related = ("group",)
-
-
-class DeliveryScheduleForm(_DeliveryScheduleForm):
-    """A schedule checked as ``set_delivery_window`` checks it."""
-
-    class Meta:
-        model = DeliverySchedule
-        fields = ["user", "time_zone", "windows", "paused_until"]
-
-    def clean_time_zone(self) -> str:
-        """Refuse a name that is not an IANA time zone."""
-        from dovecote.notifications.timing import get_zone
-
-        value = str(self.cleaned_data.get("time_zone") or "")
-        if value:
-            try:
-                get_zone(value)
-            except ValueError as exc:
-                raise forms.ValidationError(str(exc)) from exc
-        return value
-
-    def clean_windows(self) -> Any:
-        """Refuse windows ``set_delivery_window`` would refuse."""
-        from dovecote.notifications.timing import parse_windows
-
-        value = self.cleaned_data.get("windows")
-        try:
-            parse_windows(value)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        return value
-
-
-@admin.register(DeliverySchedule)
-class DeliveryScheduleAdmin(_DeliveryScheduleAdmin):
-    """Users' time zones, delivery windows and pauses (docs/timing.md)."""
-
-    form = DeliveryScheduleForm
-    list_display = ("user", "time_zone", "paused_until", "updated_at")
-    search_fields = ("user__username", "user__email", "time_zone")
-    list_select_related = ("user",)
-    raw_id_fields = ("user",)
-
-
-class ReadListFilter(admin.SimpleListFilter):
-    """Filter inbox messages by read or unread."""
-
-    title = _("read")
-    parameter_name = "read"
-
-    def lookups(
-        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
-    ) -> list[tuple[str, str]]:
-        """Return the two choices."""
-        return [("yes", str(_("Read"))), ("no", str(_("Unread")))]
-
-    def queryset(
-        self, request: HttpRequest, queryset: QuerySet[Any]
-    ) -> QuerySet[Any] | None:
-        """Keep read or unread messages."""
-        if self.value() == "yes":
-            return queryset.filter(read_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(read_at__isnull=True)
-        return queryset
-
-
-@admin.register(InboxMessage)
-class InboxMessageAdmin(_InboxMessageAdmin):
-    """In-app messages shown in users' inboxes."""
-
-    list_display = ("user", "notification", "subject", "created_at", "is_read")
-    list_filter = (ReadListFilter, "notification")
-    search_fields = ("user__username", "user__email", "subject", "body")
-    list_select_related = ("user",)
-    raw_id_fields = ("user", "delivery")
-    readonly_fields = ("created_at",)
-    date_hierarchy = "created_at"
-
-    @admin.display(description=_("read"), boolean=True, ordering="read_at")
-    def is_read(self, obj: InboxMessage) -> bool:
-        """Return True once the user has read it."""
-        return obj.read_at is not None
-
-
-__all__ = [
-    "AddressAdmin",
-    "DeliveryAdmin",
-    "DeliveryScheduleAdmin",
-    "GroupPreferenceAdmin",
-    "InboxMessageAdmin",
-    "PreferenceAdmin",
-    "SuppressionAdmin",
-    "resend_deliveries",
-]
+__all__ = ["DeliveryAdmin", "DeliveryEventInline", "NotificationListFilter"]
