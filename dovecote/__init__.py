@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time, __getattr__ below
     from dovecote.notifications.preferences import set_frequency
     from dovecote.notifications.recipients import Recipient
     from dovecote.notifications.registry import register
-    from dovecote.notifications.timing import (
+    from dovecote.notifications.user_timing import (
         pause_notifications,
         resume_notifications,
         set_delivery_window,
@@ -44,9 +44,9 @@ _LAZY = {
     "send_notification": "dovecote.notifications.dispatch",
     "explain_notification": "dovecote.notifications.dispatch",
     "set_frequency": "dovecote.notifications.preferences",
-    "set_delivery_window": "dovecote.notifications.timing",
-    "pause_notifications": "dovecote.notifications.timing",
-    "resume_notifications": "dovecote.notifications.timing",
+    "set_delivery_window": "dovecote.notifications.user_timing",
+    "pause_notifications": "dovecote.notifications.user_timing",
+    "resume_notifications": "dovecote.notifications.user_timing",
 }
 
 

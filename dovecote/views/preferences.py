@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods
 
 from dovecote.conf import setting
 from dovecote.models import Address, DeliverySchedule
-from dovecote.notifications import timing
+from dovecote.notifications import timing, user_timing
 from dovecote.notifications.preferences import (
     PreferenceResolver,
     set_frequency,
@@ -214,7 +214,7 @@ def _save_when(request: HttpRequest) -> str | None:
     try:
         with transaction.atomic():
             if "resume" in post:
-                timing.resume_notifications(user)
+                user_timing.resume_notifications(user)
                 return None
             time_zone = None
             if not setting("DOVECOTE_TIME_ZONE_ATTRIBUTE"):
@@ -227,12 +227,12 @@ def _save_when(request: HttpRequest) -> str | None:
                     ]
                     for days in (WEEKDAYS, WEEKEND)
                 }
-            timing.set_delivery_window(user, windows, time_zone=time_zone)
+            user_timing.set_delivery_window(user, windows, time_zone=time_zone)
             until = _pause_until(
                 user, post.get("pause", ""), post.get("pause_date", "")
             )
             if until is not None:
-                timing.pause_notifications(user, until)
+                user_timing.pause_notifications(user, until)
     except ValueError as exc:
         return str(exc)
     return None

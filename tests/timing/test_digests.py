@@ -18,7 +18,7 @@ from dovecote.notifications.preferences import (
     set_frequency,
     set_preference,
 )
-from dovecote.notifications.timing import set_delivery_window
+from dovecote.notifications.user_timing import set_delivery_window
 from dovecote.signals import digest_sent
 from dovecote.testing import flush_due, frozen_time
 from tests.mailsettings import email_settings

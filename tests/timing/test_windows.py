@@ -18,8 +18,10 @@ from dovecote.notifications.timing import (
     is_open,
     next_slot,
     parse_windows,
-    pause_notifications,
     release_time,
+)
+from dovecote.notifications.user_timing import (
+    pause_notifications,
     resume_notifications,
     set_delivery_window,
 )

@@ -25,12 +25,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.urls import reverse
 
-from dovecote import Recipient, send_notification
+from dovecote import Recipient, send_notification, set_delivery_window
 from dovecote.conf import setting
 from dovecote.models import Address, GroupPreference, InboxMessage
 from dovecote.notifications.dispatch import SkipReason
 from dovecote.notifications.preferences import set_frequency, set_preference
-from dovecote.notifications.timing import set_delivery_window
 from dovecote.redaction import redact_text
 
 SLACK_WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXX"
