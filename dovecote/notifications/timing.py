@@ -225,6 +225,26 @@ def local_at(day: dt.date, minute: int, zone: dt.tzinfo) -> dt.datetime:
     return naive.replace(tzinfo=zone, fold=0)
 
 
+def _offset_changes(day: dt.date, zone: dt.tzinfo) -> list[dt.datetime]:
+    """Return the instant the UTC offset of ``zone`` changes on ``day``, if any."""
+    lo = int(local_at(day, 0, zone).timestamp())
+    hi = int(local_at(day, 1440, zone).timestamp())
+
+    def offset(ts: int) -> dt.timedelta | None:
+        return dt.datetime.fromtimestamp(ts, zone).utcoffset()
+
+    first = offset(lo)
+    if first == offset(hi):
+        return []
+    while hi - lo > 1:  # whole seconds: offsets change on a second
+        mid = (lo + hi) // 2
+        if offset(mid) == first:
+            lo = mid
+        else:
+            hi = mid
+    return [dt.datetime.fromtimestamp(hi, dt.UTC)]
+
+
 def is_open(at: dt.datetime, zone: dt.tzinfo, windows: Windows | None) -> bool:
     """Return True if ``at`` falls inside ``windows`` on the wall clock of ``zone``."""
     if windows is None:
@@ -251,10 +271,22 @@ def release_time(
     today = at.astimezone(zone).date()
     for offset in range(_MAX_DAYS):
         day = today + dt.timedelta(days=offset)
-        for start, _end in windows[day.weekday()]:
-            candidate = local_at(day, start, zone)
-            if candidate > at and is_open(candidate, zone, windows):
-                return candidate.astimezone(dt.UTC)
+        # A window opens at its start (either occurrence of a repeated local
+        # time) or, on a day whose clock jumps forward into a window, at the
+        # jump itself.
+        candidates = [
+            local_at(day, start, zone).replace(fold=fold)
+            for start, _end in windows[day.weekday()]
+            for fold in (0, 1)
+        ]
+        candidates.extend(_offset_changes(day, zone))
+        open_ = [
+            c.astimezone(dt.UTC)
+            for c in candidates
+            if c > at and is_open(c, zone, windows)
+        ]
+        if open_:
+            return min(open_)
     raise ValueError(f"These delivery windows never open after {at.isoformat()}.")
 
 

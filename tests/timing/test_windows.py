@@ -381,3 +381,27 @@ def test_end_to_end_nothing_is_delivered_while_the_window_is_closed(
         clock.advance(to=release)
         assert len(mail.outbox) == 1
         assert is_open(clock.now(), zone, windows)
+
+
+def test_a_window_the_clock_jumps_into_opens_at_the_jump():
+    # São Paulo, 2018-11-04: midnight jumps to 01:00. A Sunday window
+    # 00:30-01:30 starts at a local time that never happens; it is open from
+    # the jump (01:00 local, 03:00 UTC) until 01:30.
+    zone = ZoneInfo("America/Sao_Paulo")
+    windows = parse_windows({"sun": ["00:30-01:30"]})
+    at = dt.datetime(2018, 11, 4, 2, 50, tzinfo=dt.UTC)  # Sat 23:50 local
+    assert release_time(at, zone, windows) == dt.datetime(
+        2018, 11, 4, 3, 0, tzinfo=dt.UTC
+    )
+
+
+def test_a_repeated_window_start_opens_again_on_its_second_occurrence():
+    # Havana, 2018-11-04: 01:00 CDT falls back to 00:00 CST, so 00:30 happens
+    # twice. Between the two, the Sunday window 00:30-00:45 opens again.
+    zone = ZoneInfo("America/Havana")
+    windows = parse_windows({"sun": ["00:30-00:45"]})
+    first = dt.datetime(2018, 11, 4, 0, 30, tzinfo=zone)  # fold=0: CDT
+    second = first.replace(fold=1)
+    at = first.astimezone(dt.UTC) + dt.timedelta(minutes=20)  # closed again
+    assert not is_open(at, zone, windows)
+    assert release_time(at, zone, windows) == second.astimezone(dt.UTC)
