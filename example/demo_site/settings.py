@@ -67,6 +67,10 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": VAR_DIR / "demo.sqlite3",
+        # The embedded scheduler's thread writes too: take the write lock at
+        # the start of a transaction and wait for it rather than fail with
+        # "database is locked" (see docs/delivery.md, SQLite).
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
