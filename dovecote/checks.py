@@ -10,7 +10,8 @@
 - ``dovecote.W001``: a notification type has no channels.
 - ``dovecote.W020``: ``DOVECOTE_DEV_OUTBOX_PUBLIC`` opens the dev outbox to anyone.
 - ``dovecote.W021``: email is sent but ``DOVECOTE_BASE_URL`` is not an absolute
-  https URL, so emails carry no ``List-Unsubscribe`` header.
+  https URL, so emails carry no ``List-Unsubscribe`` header (quiet for an
+  http loopback origin while ``DEBUG`` is on: local development).
 - ``dovecote.E030``: neither ``django.tasks`` nor the ``django-tasks``
   backport is installed.
 - ``dovecote.W030``: on Django 6, the task backend dovecote uses is the
@@ -32,7 +33,9 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
@@ -158,6 +161,17 @@ def check_dev_outbox(
     ]
 
 
+def _local_development(url: str) -> bool:
+    """Return True for an http loopback origin while ``DEBUG`` is on.
+
+    Mail clients cannot use such a link anyway, and the guide's local set-up
+    would otherwise repeat the warning on every command.
+    """
+    host = urlsplit(url).hostname or ""
+    loopback = host == "localhost" or host == "::1" or host.startswith("127.")
+    return bool(settings.DEBUG) and loopback
+
+
 @checks.register("dovecote")
 def check_unsubscribe_base_url(
     app_configs: Any = None, **kwargs: Any
@@ -173,7 +187,7 @@ def check_unsubscribe_base_url(
     if not any(c.protocol == "email" for c in channels.values()):
         return []
     base = setting("DOVECOTE_BASE_URL")
-    if base and is_https_url(str(base)):
+    if base and (is_https_url(str(base)) or _local_development(str(base))):
         return []
     shown = repr(base) if base else "not set"
     return [

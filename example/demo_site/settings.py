@@ -113,4 +113,4 @@ CHAT_FILE_PATH = OUTBOX_DIR / "chat"
 # inbox) are used as they are. Links in messages point here.
 DOVECOTE_SITE_NAME = "Dovecote Shop"
 DOVECOTE_BASE_URL = "http://127.0.0.1:8000"
-# With DEBUG on, the dev outbox at /notifications/outbox/ is open to all.
+# The dev outbox at /notifications/outbox/ is for staff only (demo / demo).
