@@ -8,7 +8,6 @@ process and drives ``db_worker``, ``rqworker``, ``dovecote_worker`` and
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -24,8 +23,8 @@ from typing import Any
 import pytest
 
 from dovecote.testing.fakes import FakeTwilio, free_port
+from tests.delivery.proc import ROOT, pg, pg_admin, run_json
 
-ROOT = Path(__file__).resolve().parents[2]
 IS_POSTGRES = os.environ.get("DOVECOTE_TEST_DB") == "postgres"
 postgres_only = pytest.mark.skipif(not IS_POSTGRES, reason="DOVECOTE_TEST_DB=postgres")
 
@@ -41,7 +40,7 @@ class Env:
         self.tmp_path = tmp_path
         if IS_POSTGRES:
             self.pg_name = f"dovecote_fault_{uuid.uuid4().hex[:10]}"
-            _pg(f'CREATE DATABASE "{self.pg_name}"')
+            pg(f'CREATE DATABASE "{self.pg_name}"')
             db = f"postgres:{self.pg_name}"
         else:
             self.pg_name = ""
@@ -56,17 +55,7 @@ class Env:
         self.run("migrate")
 
     def run(self, *args: str, timeout: float = 120) -> dict[str, Any]:
-        out = subprocess.run(
-            [sys.executable, "-m", "tests.delivery.proc", *args],
-            env=self.vars,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=True,
-        )
-        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-        return result
+        return run_json("tests.delivery.proc", args, self.vars, timeout)
 
     def start(self, *args: str, module: str = "django") -> subprocess.Popen[str]:
         log = open(self.tmp_path / f"proc{len(self.procs)}.log", "w")  # noqa: SIM115
@@ -109,19 +98,19 @@ class Env:
                     proc.kill()
                     proc.wait()
         if self.pg_name:
-            _pg(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+            pg(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
 
 
-def _pg(sql: str) -> None:
-    import psycopg
+def await_accepted(fake: FakeTwilio, count: int, deadline: float, what: str) -> None:
+    """Wait until ``fake`` has accepted ``count`` requests; fail at ``deadline``."""
+    while fake.count < count:
+        assert time.monotonic() < deadline, f"{what} (provider at {fake.count})"
+        time.sleep(0.01)
 
-    with psycopg.connect(
-        host="127.0.0.1",
-        user=os.environ.get("PGUSER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(sql)
+
+def sigkill(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
 
 
 def all_sent(n: int):
@@ -164,12 +153,8 @@ def test_sigkilled_db_worker_mid_batch_loses_nothing(make_env, fake):
     )
     env.run("seed", str(n), "sms")
     worker = env.start("db_worker", "--interval", "0.1", "--no-startup-delay")
-    deadline = time.monotonic() + 60
-    while fake.count < n // 4:
-        assert time.monotonic() < deadline, "the worker never got going"
-        time.sleep(0.02)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(10)
+    await_accepted(fake, n // 4, time.monotonic() + 60, "the worker never got going")
+    sigkill(worker)
     at_kill = env.status()
     in_flight = set(at_kill["sending"])
     assert in_flight, "killed between batches: nothing was in flight"
@@ -330,10 +315,9 @@ def test_redis_restart_under_rq_workers_loses_nothing(make_env, fake, tmp_path):
         env.run("seed", str(n), "sms")  # 20 jobs in Redis
         rq_args = ("rqworker", "default", "--job-class", "django_tasks_rq.Job")
         worker = env.start(*rq_args)
-        deadline = time.monotonic() + 60
-        while fake.count < n // 5:
-            assert time.monotonic() < deadline, "the RQ worker never got going"
-            time.sleep(0.02)
+        await_accepted(
+            fake, n // 5, time.monotonic() + 60, "the RQ worker never got going"
+        )
         redis.kill()  # every queued job is gone with it
         worker.wait(60)  # RQ workers exit when Redis goes away
         redis.start()
@@ -372,9 +356,7 @@ def test_db_connections_killed_mid_stream_send_nothing_twice(make_env, fake):
     killed = 0
     deadline = time.monotonic() + 60
     for threshold in (n // 5, n // 2, 3 * n // 4):
-        while fake.count < threshold:
-            assert time.monotonic() < deadline, f"stalled at {fake.count}"
-            time.sleep(0.01)
+        await_accepted(fake, threshold, deadline, "stalled")
         killed += _terminate_backends(env.pg_name)
     assert killed >= 3  # the worker's and the sweep's connections, each time
     env.wait_for(all_sent(n), what=f"{n} sent")
@@ -386,14 +368,7 @@ def test_db_connections_killed_mid_stream_send_nothing_twice(make_env, fake):
 
 
 def _terminate_backends(name: str) -> int:
-    import psycopg
-
-    with psycopg.connect(
-        host="127.0.0.1",
-        user=os.environ.get("PGUSER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
+    with pg_admin() as conn:
         rows = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()",
@@ -414,12 +389,8 @@ def test_sigkilled_stream_worker_doubles_at_most_what_was_in_flight(make_env, fa
     )
     env.run("seed", str(n), "sms")
     worker = env.start("dovecote_worker", "--interval", "0.1")
-    deadline = time.monotonic() + 60
-    while fake.count < n // 3:
-        assert time.monotonic() < deadline, "the worker never got going"
-        time.sleep(0.01)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(10)
+    await_accepted(fake, n // 3, time.monotonic() + 60, "the worker never got going")
+    sigkill(worker)
     at_kill = env.status()
     unwritten = set(at_kill["sending"])
     assert at_kill["counts"].get("sent", 0) < n

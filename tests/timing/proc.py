@@ -48,6 +48,7 @@ def main(argv: list[str]) -> None:
     from dovecote.models import Delivery
     from dovecote.notifications.preferences import set_frequency
     from dovecote.notifications.registry import register
+    from tests.delivery.proc import status_counts
     from tests.mailsettings import email_settings
     from tests.timing.conftest import CommentAdded
 
@@ -92,12 +93,7 @@ def main(argv: list[str]) -> None:
         recover(grace=0)
         print(json.dumps({"ok": True}))
     elif command == "status":
-        counts = dict(
-            Delivery.objects.order_by()
-            .values_list("status")
-            .annotate(n=Count("pk"))
-            .values_list("status", "n")
-        )
+        counts = status_counts(Delivery.objects.all())
         digests_per_user = list(
             Delivery.objects.filter(data__has_key="dovecote_digest")
             .values("recipient")

@@ -7,7 +7,6 @@ beyond the pipeline's stated window (the messages in flight at the kill).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,7 +19,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.delivery.proc import ROOT, pg, run_json
+
 USERS, ITEMS = 12, 4
 
 pytestmark = [pytest.mark.slow, pytest.mark.database]
@@ -37,7 +37,7 @@ class Env:
         db = f"sqlite:{tmp_path / 'db.sqlite3'}"
         if IS_POSTGRES:
             self.pg_name = f"dovecote_digest_{uuid.uuid4().hex[:10]}"
-            _pg(f'CREATE DATABASE "{self.pg_name}"')
+            pg(f'CREATE DATABASE "{self.pg_name}"')
             db = f"postgres:{self.pg_name}"
         self.env = {
             **os.environ,
@@ -49,17 +49,7 @@ class Env:
         }
 
     def run(self, *args: str, **extra: str) -> dict[str, Any]:
-        out = subprocess.run(
-            [sys.executable, "-m", "tests.timing.proc", *args],
-            env={**self.env, **extra},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        ).stdout
-        found: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-        return found
+        return run_json("tests.timing.proc", args, {**self.env, **extra})
 
     def kill_when(self, line: str, *args: str, **extra: str) -> None:
         proc = subprocess.Popen(
@@ -88,18 +78,6 @@ class Env:
         return Counter(line.split("\t")[0] for line in lines)
 
 
-def _pg(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(
-        host="127.0.0.1",
-        user=os.environ.get("PGUSER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(sql)
-
-
 @pytest.fixture
 def env(tmp_path):
     env = Env(tmp_path)
@@ -109,7 +87,7 @@ def env(tmp_path):
         yield env
     finally:
         if env.pg_name:
-            _pg(f'DROP DATABASE IF EXISTS "{env.pg_name}" WITH (FORCE)')
+            pg(f'DROP DATABASE IF EXISTS "{env.pg_name}" WITH (FORCE)')
 
 
 def test_killed_while_building_loses_and_doubles_nothing(env):
