@@ -2,10 +2,7 @@
 
 import datetime
 import re
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -23,9 +20,9 @@ from dovecote.testing import (
     notifications_sent,
     reset_outboxes,
 )
+from tests.subproc import run_bare_pytest
 
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/secret"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_user(username, *, phone=None, webhook=None):
@@ -349,29 +346,7 @@ def run_plugin_suite(tmp_path, *, plugin):
     (tmp_path / "test_suite.py").write_text(
         textwrap.dedent(PLUGIN_SUITE).format(fixture=fixture)
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:django",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--rootdir",
-            str(tmp_path),
-            "-c",
-            "/dev/null",
-            str(tmp_path),
-        ],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.stdout + done.stderr
+    return run_bare_pytest(tmp_path)
 
 
 def test_the_plugin_alone_empties_the_outboxes_before_each_test(tmp_path):

@@ -1,10 +1,7 @@
 """The shipped testing kit: locmem switch (pytest plugin, DovecoteTestCase), fakes."""
 
 import re
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -21,8 +18,8 @@ from dovecote.testing.fakes import (
     FakeVonage,
     free_port,
 )
+from tests.subproc import ROOT, run_bare_pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 TWILIO = "dovecote.sms.backends.twilio.SmsBackend"
 
 SUITE = """
@@ -69,19 +66,7 @@ def run_suite(tmp_path, *, plugin):
     if not plugin:
         suite = suite.replace("dovecote_outbox", "tmp_path")
     (tmp_path / "test_suite.py").write_text(suite)
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "pytest", "-p", "no:django", "-p"),
-            *("no:cacheprovider", "-q", "--rootdir", str(tmp_path)),
-            *("-c", "/dev/null", str(tmp_path)),
-        ],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.stdout + done.stderr
+    return run_bare_pytest(tmp_path)
 
 
 def test_the_plugin_switches_sms_and_chat_to_locmem(tmp_path):
