@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dovecote.sms.utils import messages_from_binary_file
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.subproc import ROOT, environ_without, run_python
 
 pytestmark = pytest.mark.slow
 
 
 def run_demo(var_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DOVECOTE_"))
-    }
+    env = environ_without("DJANGO_", "DOVECOTE_")
     env["DOVECOTE_DEMO_VAR"] = str(var_dir)
-    return subprocess.run(
-        [sys.executable, str(ROOT / "example" / "manage.py"), "demo", "--no-color"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    manage = str(ROOT / "example" / "manage.py")
+    return run_python(manage, "demo", "--no-color", env=env, timeout=180)
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import django
 import pytest
@@ -15,8 +11,7 @@ from django.test import override_settings
 
 from dovecote import compat
 from dovecote.checks import check_mailers, check_tasks_api
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.subproc import environ_without, run_python
 
 # Django's own classes are not subscriptable; django_stubs_ext.monkeypatch()
 # makes them so, and the django-tasks backport (and django-tasks-db) call it
@@ -68,16 +63,7 @@ NO_STUBS_EXT = textwrap.dedent(
 
 
 def test_dovecote_and_its_admin_load_without_django_stubs_ext():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    done = subprocess.run(
-        [sys.executable, "-W", "error", "-c", NO_STUBS_EXT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python("-W", "error", "-c", NO_STUBS_EXT, env=environ_without("DJANGO_"))
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.split()[0]) > 40
 
@@ -243,20 +229,11 @@ OLD_EMAIL_SETTINGS_ON_6_1 = textwrap.dedent(
 def test_old_email_settings_on_django_6_1_send_with_no_warning_from_dovecote(
     tmp_path,
 ):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    done = subprocess.run(
+    done = run_python(
         # Any warning that names a dovecote module as its place is an error.
-        [
-            sys.executable,
-            *("-W", "error::Warning:dovecote"),
-            *("-c", OLD_EMAIL_SETTINGS_ON_6_1, str(tmp_path)),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        *("-W", "error::Warning:dovecote"),
+        *("-c", OLD_EMAIL_SETTINGS_ON_6_1, str(tmp_path)),
+        env=environ_without("DJANGO_"),
     )
     assert done.returncode == 0, done.stderr
     filebased = "django.core.mail.backends.filebased.EmailBackend"

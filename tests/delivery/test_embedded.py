@@ -7,21 +7,17 @@ fake Twilio, as getting-started sets it up.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dovecote.testing.fakes import FakeTwilio
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.subproc import ROOT, environ_without, run_python
 
 
 def run(tmp_path: Path, fake: FakeTwilio, *, embedded: bool, wait: float):
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
+        **environ_without("DJANGO_"),
         "DJANGO_SETTINGS_MODULE": "tests.delivery.settings_worker",
         "DOVECOTE_FAULT_DB": f"sqlite:{tmp_path / 'db.sqlite3'}",
         "DOVECOTE_FAULT_TASKS": "immediate",
@@ -29,14 +25,8 @@ def run(tmp_path: Path, fake: FakeTwilio, *, embedded: bool, wait: float):
         "DOVECOTE_EMBEDDED": "1" if embedded else "0",
         "PYTHONPATH": str(ROOT),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.delivery.embedded_run", "--wait", str(wait)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    done = run_python(
+        "-m", "tests.delivery.embedded_run", "--wait", str(wait), env=env, check=True
     )
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 

@@ -6,7 +6,6 @@ temporary var dir, so this test needs no test database of its own.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -19,9 +18,9 @@ from typing import Any
 import pytest
 
 from dovecote.testing.fakes import free_port
+from tests.subproc import ROOT, environ_without, run_python
 from tests.web.conftest import needs_chromium
 
-ROOT = Path(__file__).resolve().parents[2]
 MANAGE = ROOT / "example" / "manage.py"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
@@ -30,11 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium]
 
 def site_env(var_dir: Path) -> dict[str, str]:
     # The example site has its own settings: drop the test suite's.
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DOVECOTE_"))
-    }
+    env = environ_without("DJANGO_", "DOVECOTE_")
     env["DOVECOTE_DEMO_VAR"] = str(var_dir)
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -59,15 +54,7 @@ def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout: float) -> 
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     var_dir = tmp_path_factory.mktemp("example-var")
     env = site_env(var_dir)
-    demo = subprocess.run(
-        [sys.executable, str(MANAGE), "demo", "--no-color"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    demo = run_python(str(MANAGE), "demo", "--no-color", env=env, timeout=180)
     assert demo.returncode == 0, demo.stderr
     port = free_port()
     log = (var_dir / "runserver.log").open("wb")
