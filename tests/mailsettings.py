@@ -28,6 +28,25 @@ def email_settings(backend: str, **options: Any) -> dict[str, Any]:
     }
 
 
+ANYMAIL_POSTMARK = "anymail.backends.postmark.EmailBackend"
+
+
+def anymail_postmark_settings(fake: Any, **anymail: str) -> dict[str, Any]:
+    """Settings sending email through anymail's Postmark backend to ``fake``.
+
+    ``fake`` is a FakePostmark; ``anymail`` adds ``ANYMAIL`` entries
+    (``WEBHOOK_SECRET``).
+    """
+    return {
+        **email_settings(ANYMAIL_POSTMARK),
+        "ANYMAIL": {
+            "POSTMARK_SERVER_TOKEN": fake.server_token,
+            "POSTMARK_API_URL": fake.api_url,
+            **anymail,
+        },
+    }
+
+
 def email_transports(
     *transports: tuple[str, dict[str, Any]],
 ) -> tuple[dict[str, Any], list[str], list[str]]:

@@ -12,33 +12,26 @@ from django.utils import timezone
 from dovecote import send_notification
 from dovecote.delivery.worker import deliver
 from dovecote.models import Address, Delivery, DeliveryEvent, Suppression
-from tests.mailsettings import email_settings
+from tests.mailsettings import (
+    ANYMAIL_POSTMARK,
+    anymail_postmark_settings,
+    email_settings,
+)
 from tests.smtp import SmtpSink
 
 pytest.importorskip("anymail")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-POSTMARK = "anymail.backends.postmark.EmailBackend"
+POSTMARK = ANYMAIL_POSTMARK
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
 
 
 @pytest.fixture
 def postmark(fake_postmark, settings):
-    for name, value in email_settings(POSTMARK).items():
+    for name, value in anymail_postmark_settings(fake_postmark).items():
         setattr(settings, name, value)
-    settings.ANYMAIL = {
-        "POSTMARK_SERVER_TOKEN": fake_postmark.server_token,
-        "POSTMARK_API_URL": fake_postmark.api_url,
-    }
     return fake_postmark
-
-
-@pytest.fixture
-def ada():
-    user = User.objects.create(username="ada", email="ada@example.com")
-    Address.objects.create(user=user, protocol="email", address="ada@example.com")
-    return user
 
 
 def send(user, notification="order-shipped"):

@@ -1,6 +1,7 @@
 """Fixtures of the webhook tests: a sent SMS Delivery and a signal recorder."""
 
 import pytest
+from django.contrib.auth.models import User
 
 from dovecote.models import Address, Delivery
 from dovecote.signals import delivery_status_changed
@@ -13,18 +14,25 @@ def recipient(django_user_model):
     return user
 
 
-@pytest.fixture
-def delivery(recipient):
+def sent_delivery(
+    user: User, protocol: str, address: str, provider_message_id: str
+) -> Delivery:
+    """A Delivery of ``order-shipped`` to ``user`` the provider accepted."""
     return Delivery.objects.create(
         notification="order-shipped",
-        channel="sms",
-        protocol="sms",
-        user=recipient,
-        recipient=f"user:{recipient.pk}",
-        address="+14155550100",
+        channel=protocol,
+        protocol=protocol,
+        user=user,
+        recipient=f"user:{user.pk}",
+        address=address,
         status="sent",
-        provider_message_id="MSG-0001",
+        provider_message_id=provider_message_id,
     )
+
+
+@pytest.fixture
+def delivery(recipient):
+    return sent_delivery(recipient, "sms", "+14155550100", "MSG-0001")
 
 
 @pytest.fixture

@@ -11,12 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from dovecote import Recipient, send_notification, tracking
 from dovecote.models import Address, Delivery, Preference, Suppression
-from tests.mailsettings import email_settings
+from tests.mailsettings import anymail_postmark_settings
 
 pytest.importorskip("anymail")
 
@@ -29,21 +28,10 @@ SECRET = "anymail-user:webhook-secret-do-not-log"
 
 @pytest.fixture(autouse=True)
 def postmark(fake_postmark, settings):
-    for name, value in email_settings("anymail.backends.postmark.EmailBackend").items():
+    postmark_settings = anymail_postmark_settings(fake_postmark, WEBHOOK_SECRET=SECRET)
+    for name, value in postmark_settings.items():
         setattr(settings, name, value)
-    settings.ANYMAIL = {
-        "POSTMARK_SERVER_TOKEN": fake_postmark.server_token,
-        "POSTMARK_API_URL": fake_postmark.api_url,
-        "WEBHOOK_SECRET": SECRET,
-    }
     return fake_postmark
-
-
-@pytest.fixture
-def ada():
-    user = User.objects.create(username="ada", email="ada@example.com")
-    Address.objects.create(user=user, protocol="email", address="ada@example.com")
-    return user
 
 
 def sent_to(who, notification="order-shipped"):

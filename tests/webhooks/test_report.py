@@ -1,26 +1,15 @@
 """dovecote.tracking.report: the public entry for provider status reports."""
 
 import pytest
-from django.contrib.auth.models import User
 
 from dovecote import tracking
-from dovecote.models import Address, Delivery, Suppression
+from dovecote.models import Address, Suppression
+from tests.webhooks.conftest import sent_delivery
 
 
 @pytest.fixture
-def delivery(db):
-    user = User.objects.create(username="ada", email="ada@example.com")
-    Address.objects.create(user=user, protocol="email", address="ada@example.com")
-    return Delivery.objects.create(
-        notification="order-shipped",
-        channel="email",
-        protocol="email",
-        user=user,
-        recipient=f"user:{user.pk}",
-        address="ada@example.com",
-        status="sent",
-        provider_message_id="esp-1",
-    )
+def delivery(db, ada):
+    return sent_delivery(ada, "email", "ada@example.com", "esp-1")
 
 
 def test_report_moves_the_delivery_and_returns_it(delivery, signals):
