@@ -11,29 +11,15 @@ from django.core import mail
 
 from dovecote import send_notification
 from dovecote.models import Delivery, DeliverySchedule, Preference
-from dovecote.notifications.registry import register, unregister
 from dovecote.testing import frozen_time
-from tests.timing.conftest import CommentAdded
+
+# The autouse fixture registers the type for these tests too.
+from tests.timing.conftest import comment_added  # noqa: F401
 from tests.web.conftest import needs_chromium
 from tests.web.test_browser import log_in, shot
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(autouse=True)
-def comment_added():
-    register(CommentAdded)
-    yield CommentAdded
-    unregister(CommentAdded)
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.fixture

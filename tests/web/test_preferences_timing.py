@@ -9,19 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dovecote.models import DeliverySchedule, Preference
-from dovecote.notifications.registry import register, unregister
 from dovecote.testing import frozen_time
-from tests.timing.conftest import CommentAdded
+
+# The autouse fixture registers the type for these tests too.
+from tests.timing.conftest import comment_added  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 URL = "/notifications/"
-
-
-@pytest.fixture(autouse=True)
-def comment_added():
-    register(CommentAdded)
-    yield CommentAdded
-    unregister(CommentAdded)
 
 
 def form(response):
