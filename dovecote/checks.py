@@ -32,7 +32,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -41,6 +41,23 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from dovecote.conf import setting
+
+if TYPE_CHECKING:
+    from dovecote.channels.base import Channel
+
+
+def _channels_or_none() -> dict[str, Channel] | None:
+    """Return the configured channels, or None when they are misconfigured.
+
+    :func:`check_settings` reports the misconfiguration (``dovecote.E001``);
+    every other check that needs the channels just stays quiet then.
+    """
+    from dovecote.channels import get_channels
+
+    try:
+        return get_channels()
+    except ImproperlyConfigured:
+        return None
 
 
 @checks.register("dovecote")
@@ -89,13 +106,11 @@ def check_notifications(
     app_configs: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Check each registered type's channels and templates."""
-    from dovecote.channels import get_channels
     from dovecote.notifications.registry import registered_notifications
     from dovecote.rendering import TemplateCache, template_path
 
-    try:
-        channels = get_channels()
-    except ImproperlyConfigured:
+    channels = _channels_or_none()
+    if channels is None:
         return []  # reported by check_settings
     errors: list[checks.CheckMessage] = []
     for cls in registered_notifications():
@@ -177,13 +192,11 @@ def check_unsubscribe_base_url(
     app_configs: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Warn when email goes out with no usable base URL for its unsubscribe links."""
-    from dovecote.channels import get_channels
     from dovecote.redaction import is_https_url
 
-    try:
-        channels = get_channels()
-    except ImproperlyConfigured:
-        return []  # check_settings reports it.
+    channels = _channels_or_none()
+    if channels is None:
+        return []  # reported by check_settings
     if not any(c.protocol == "email" for c in channels.values()):
         return []
     base = setting("DOVECOTE_BASE_URL")
@@ -239,13 +252,11 @@ def check_tasks_api(
 @checks.register("dovecote")
 def check_mailers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Check the mailer aliases that email channels name (Django 6.1)."""
-    from dovecote.channels import get_channels
     from dovecote.channels.email import MAILER_PREFIX, EmailChannel
     from dovecote.compat import HAS_MAILERS, mailers_configured
 
-    try:
-        channels = get_channels()
-    except ImproperlyConfigured:
+    channels = _channels_or_none()
+    if channels is None:
         return []  # reported by check_settings
     errors: list[checks.CheckMessage] = []
     if mailers_configured():
@@ -346,12 +357,10 @@ def check_delivery_timing(
     app_configs: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Check that the lease outlasts the longest send of each channel."""
-    from dovecote.channels import get_channels
     from dovecote.delivery.worker import check_lease, delivery_time_bound
 
-    try:
-        channels = get_channels()
-    except ImproperlyConfigured:
+    channels = _channels_or_none()
+    if channels is None:
         return []  # reported by check_settings
     errors: list[checks.CheckMessage] = []
     for channel in channels.values():
