@@ -167,18 +167,28 @@ def request_url(request: HttpRequest) -> str:
     return request.build_absolute_uri()
 
 
+def json_object_body(request: HttpRequest) -> dict[str, Any]:
+    """Return the request's JSON body, which must be an object (empty: ``{}``).
+
+    Raises :class:`WebhookValidationError` for a body that is not JSON or
+    not a JSON object.
+    """
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError as exc:
+        raise WebhookValidationError("The body is not valid JSON.") from exc
+    if not isinstance(data, dict):
+        raise WebhookValidationError("The JSON body is not an object.")
+    return data
+
+
 def request_params(request: HttpRequest) -> dict[str, list[str]]:
     """Return the callback's parameters: query string, form body or JSON body."""
     params: dict[str, list[str]] = {k: v for k, v in request.GET.lists()}
     if request.method == "POST":
         content_type = request.content_type or ""
         if content_type == "application/json":
-            try:
-                data = json.loads(request.body or b"{}")
-            except ValueError as exc:
-                raise WebhookValidationError("The body is not valid JSON.") from exc
-            if not isinstance(data, dict):
-                raise WebhookValidationError("The JSON body is not an object.")
+            data = json_object_body(request)
             params.update({k: [_text(v)] for k, v in data.items()})
         else:
             params.update({k: v for k, v in request.POST.lists()})

@@ -43,6 +43,7 @@ from dovecote.webhooks.base import (
     InboundMessage,
     WebhookHandler,
     first,
+    json_object_body,
     request_url,
     signatures_match,
     webhook_view,
@@ -173,13 +174,7 @@ def signed_params(request: HttpRequest) -> dict[str, list[str]]:
         if _is_form(request):
             body = {k: v for k, v in request.POST.lists()}
         else:
-            try:
-                data = json.loads(request.body or b"{}")
-            except ValueError as exc:
-                raise WebhookValidationError("The body is not valid JSON.") from exc
-            if not isinstance(data, dict):
-                raise WebhookValidationError("The JSON body is not an object.")
-            body = {k: [_text(v)] for k, v in data.items()}
+            body = {k: [_text(v)] for k, v in json_object_body(request).items()}
     for name, values in body.items():
         if name in params and params[name] != values:
             raise WebhookValidationError(
