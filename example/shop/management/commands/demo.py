@@ -13,6 +13,7 @@
 """
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from django.urls import reverse
 
 from dovecote import Recipient, send_notification, set_delivery_window
 from dovecote.conf import setting
-from dovecote.models import Address, GroupPreference, InboxMessage
+from dovecote.models import Address, Delivery, GroupPreference, InboxMessage
 from dovecote.notifications.dispatch import SkipReason
 from dovecote.notifications.preferences import set_frequency, set_preference
 from dovecote.redaction import redact_text
@@ -194,11 +195,17 @@ class Command(BaseCommand):
     # 4. Report ------------------------------------------------------------
 
     def report(self, results: list[Any]) -> None:
+        # The embedded scheduler's thread may have claimed some rows before
+        # the caller's own task did: report each row as it ended up.
+        final = self.final_statuses(
+            [e.delivery_id for r in results for e in r if e.delivery_id]
+        )
         totals: dict[str, int] = {}
         for result in results:
             self.heading(f"Sent '{result.notification.name}'")
             rows = []
             for entry in result:
+                entry.status = final.get(entry.delivery_id, entry.status)
                 why = SkipReason.describe(entry.reason)
                 if entry.status == "failed" and entry.delivery is not None:
                     entry.delivery.refresh_from_db()
@@ -217,6 +224,16 @@ class Command(BaseCommand):
             self.table(["who", "channel", "address", "status", "why"], rows)
         summary = ", ".join(f"{n} {status}" for status, n in sorted(totals.items()))
         self.stdout.write(f"\nIn all: {summary}.\n")
+
+    @staticmethod
+    def final_statuses(ids: list[int], timeout: float = 30.0) -> dict[int, str]:
+        """Wait (up to ``timeout``) until no row is mid-send; return the statuses."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = dict(Delivery.objects.filter(pk__in=ids).values_list("pk", "status"))
+            if "sending" not in rows.values() or time.monotonic() > deadline:
+                return {pk: str(status) for pk, status in rows.items()}
+            time.sleep(0.05)
 
     @staticmethod
     def address(entry: Any) -> str:
