@@ -22,6 +22,7 @@ import pytest
 from tests.delivery.proc import ROOT, pg, run_json
 
 USERS, ITEMS = 12, 4
+LEASE = 5  # seconds, for the worker killed while sending
 
 pytestmark = [pytest.mark.slow, pytest.mark.database]
 IS_POSTGRES = os.environ.get("DOVECOTE_TEST_DB") == "postgres"
@@ -105,7 +106,11 @@ def test_killed_while_building_loses_and_doubles_nothing(env):
 
 
 def test_killed_while_sending_loses_nothing_and_doubles_only_the_one_in_flight(env):
-    env.kill_when("sending", "sweep", DIGEST_SLOW="1")
+    # A lease long enough that the kill (however slowly this process reads
+    # the line on a loaded machine) lands inside it: with a shorter one the
+    # stalled worker rightly gives the rest of its claim back and sends it
+    # on new lanes, so more than one lane-full would be in flight.
+    env.kill_when("sending", "sweep", DIGEST_SLOW="1", DOVECOTE_LEASE=str(LEASE))
     status = env.run("status")
     assert status["counts"]["digested"] == USERS * ITEMS  # built and committed
     assert status["digests_per_user"] == [1] * USERS
@@ -115,7 +120,7 @@ def test_killed_while_sending_loses_nothing_and_doubles_only_the_one_in_flight(e
 
     in_flight = sum(env.sent().values())
     assert 1 <= in_flight <= EmailChannel.parallel_sends
-    time.sleep(1.5)  # the dead worker's lease runs out
+    time.sleep(LEASE + 0.5)  # the dead worker's lease runs out
     env.run("sweep")
     status = env.run("status")
     assert status["counts"] == {"digested": USERS * ITEMS, "sent": USERS}
