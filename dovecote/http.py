@@ -49,6 +49,7 @@ from dovecote.failures import (
 )
 from dovecote.redaction import redact_text
 from dovecote.results import RecipientResult
+from dovecote.status import DeliveryStatus
 from dovecote.transport import BaseTransportBackend
 
 logger = logging.getLogger("dovecote.http")
@@ -371,7 +372,7 @@ class HttpBackend(BaseTransportBackend):
         recipient: str,
         message_id: str = "",
         *,
-        status: str = "sent",
+        status: str = DeliveryStatus.SENT,
         http_status: int | None = None,
     ) -> RecipientResult:
         """Return the result of an accepted recipient."""
@@ -414,7 +415,7 @@ class HttpBackend(BaseTransportBackend):
         )
         return RecipientResult(
             recipient=recipient,
-            status="failed",
+            status=DeliveryStatus.FAILED,
             message_id=message_id,
             error_code=str(code),
             error_message=text,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dovecote.status import DeliveryStatus
+
 
 @dataclass
 class RecipientResult:
@@ -11,7 +13,9 @@ class RecipientResult:
 
     ``status`` is one of ``"sent"`` (accepted by the provider or written by a
     development backend), ``"queued"`` (accepted, not yet handed on),
-    ``"failed"`` or ``"invalid"`` (rejected before any request was made).
+    ``"failed"`` (``DeliveryStatus.SENT``, ``QUEUED``, ``FAILED``) or
+    ``"invalid"`` (``RESULT_INVALID``: rejected before any request was made),
+    all from :mod:`dovecote.status`.
     """
 
     recipient: str
@@ -35,4 +39,4 @@ class RecipientResult:
     @property
     def is_success(self) -> bool:
         """Return True if the recipient was accepted."""
-        return self.status in ("sent", "queued")
+        return self.status in (DeliveryStatus.SENT, DeliveryStatus.QUEUED)

@@ -16,6 +16,7 @@ from dovecote.exceptions import (
     TransientDeliveryError,
 )
 from dovecote.results import RecipientResult
+from dovecote.status import RESULT_INVALID, DeliveryStatus
 
 if TYPE_CHECKING:
     from django.dispatch import Signal
@@ -171,7 +172,7 @@ class BaseTransportBackend:
                 message.results.append(
                     RecipientResult(
                         recipient=self.display_address(str(raw)),
-                        status="invalid",
+                        status=RESULT_INVALID,
                         error_message=exc.message,
                     )
                 )
@@ -201,13 +202,13 @@ class BaseTransportBackend:
             result
             for message in messages
             for result in message.results
-            if result.status == "failed"
+            if result.status == DeliveryStatus.FAILED
         ]
         invalid = [
             result
             for message in messages
             for result in message.results
-            if result.status == "invalid"
+            if result.status == RESULT_INVALID
         ]
         if failed:
             error = self._delivery_error(failed, invalid)

@@ -46,6 +46,7 @@ LAYER_OF = {
     "dovecote.types": "base",
     "dovecote.redaction": "base",
     "dovecote.compat": "base",  # what differs between Django versions
+    "dovecote.status": "base",  # the status vocabulary (no models)
     # low level: rendering, the transport base (and its result type), dev backends
     "dovecote.rendering": "low level",
     "dovecote.transport": "low level",

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from dovecote.failures import FailureKind
 from dovecote.models import Address, DeliveryEvent, Suppression
+from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -151,7 +152,7 @@ class Outcome:
     @property
     def is_sent(self) -> bool:
         """Return True if the transport accepted the message."""
-        return self.status == "sent"
+        return self.status == DeliveryStatus.SENT
 
     @classmethod
     def failure(
@@ -175,7 +176,7 @@ class Outcome:
         """
         return cls(
             delivery_id,
-            "failed",
+            DeliveryStatus.FAILED,
             is_transient=kind.is_transient,
             is_provider_error=kind.may_fail_over,
             retry_after=retry_after if kind.is_transient else None,
@@ -382,7 +383,7 @@ class Channel:
                 outcomes = [
                     Outcome(
                         delivery.pk,
-                        "failed",
+                        DeliveryStatus.FAILED,
                         is_transient=True,
                         is_provider_error=True,
                         backend=backend,
@@ -396,7 +397,7 @@ class Channel:
             for delivery in pending:
                 outcome = by_id.get(delivery.pk) or Outcome(
                     delivery.pk,
-                    "failed",
+                    DeliveryStatus.FAILED,
                     is_transient=True,
                     backend=backend,
                     error=f"{type(self).__name__}.send_batch() returned no outcome",

@@ -21,6 +21,7 @@ from dovecote.exceptions import InvalidAddress
 from dovecote.failures import FailureKind, classify_exception
 from dovecote.redaction import is_https_url
 from dovecote.rendering import collapse_line
+from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -216,9 +217,11 @@ class EmailChannel(Channel):
         if status is None:
             if not sent:
                 return Outcome(
-                    delivery.pk, "failed", error="The email backend sent nothing."
+                    delivery.pk,
+                    DeliveryStatus.FAILED,
+                    error="The email backend sent nothing.",
                 )
-            return Outcome(delivery.pk, "sent", provider_message_id=own_id)
+            return Outcome(delivery.pk, DeliveryStatus.SENT, provider_message_id=own_id)
         esp = _esp_name(message)
         recipient = _recipient_status(status, delivery.address)
         esp_status = str(getattr(recipient, "status", None) or "")
@@ -236,7 +239,7 @@ class EmailChannel(Channel):
             )
         return Outcome(
             delivery.pk,
-            "sent",
+            DeliveryStatus.SENT,
             provider_message_id=esp_id[:200] or own_id,
             detail=f"{esp}: {esp_status}; Message-ID {own_id}",
         )

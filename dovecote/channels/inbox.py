@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.exceptions import InvalidAddress
 from dovecote.rendering import collapse_line
+from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -85,8 +86,10 @@ class InboxChannel(Channel):
             ]
         )
         return [
-            Outcome(d.pk, "sent", backend=transport)
+            Outcome(d.pk, DeliveryStatus.SENT, backend=transport)
             if d.user_id is not None
-            else Outcome(d.pk, "failed", backend=transport, error="no user")
+            else Outcome(
+                d.pk, DeliveryStatus.FAILED, backend=transport, error="no user"
+            )
             for d in deliveries
         ]

@@ -11,6 +11,7 @@ from dovecote.channels.base import Channel, Outcome, Rendered, transport_connect
 from dovecote.conf import setting
 from dovecote.failures import FailureKind, classify_http_status
 from dovecote.results import RecipientResult
+from dovecote.status import RESULT_INVALID, DeliveryStatus
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -145,16 +146,19 @@ def outcome_from_results(
     """Return the Outcome of a one-recipient message from its results."""
     if not results:
         # Backends that record nothing (dummy) accepted the message.
-        return Outcome(delivery_id, "sent", backend=backend)
+        return Outcome(delivery_id, DeliveryStatus.SENT, backend=backend)
     result = results[0]
     if result.is_success:
         return Outcome(
-            delivery_id, "sent", backend=backend, provider_message_id=result.message_id
+            delivery_id,
+            DeliveryStatus.SENT,
+            backend=backend,
+            provider_message_id=result.message_id,
         )
-    if result.status == "invalid":
+    if result.status == RESULT_INVALID:
         return Outcome(
             delivery_id,
-            "failed",
+            DeliveryStatus.FAILED,
             backend=backend,
             error=result.error_message or "invalid address",
             error_code=result.error_code or "invalid_address",

@@ -35,6 +35,7 @@ from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from dovecote.conf import setting
+from dovecote.status import DeliveryStatus
 
 __all__ = ["EmbeddedScheduler", "is_needed", "scheduler", "wake"]
 
@@ -150,7 +151,7 @@ def next_due() -> datetime | None:
     from dovecote.models import Delivery
 
     found: datetime | None = (
-        Delivery.objects.filter(status__in=("queued", "held"))
+        Delivery.objects.filter(status__in=(DeliveryStatus.QUEUED, DeliveryStatus.HELD))
         .order_by("available_at")
         .values_list("available_at", flat=True)
         .first()
@@ -177,7 +178,7 @@ def _on_pre_deliver(sender: Any, **kwargs: Any) -> None:
 
 
 def _on_post_deliver(sender: Any, delivery: Any, status: str, **kwargs: Any) -> None:
-    if status == "queued" and cannot_defer():
+    if status == DeliveryStatus.QUEUED and cannot_defer():
         # A retry: it is due at delivery.available_at.
         _note_waiting(1, getattr(delivery, "available_at", None))
         if is_needed():
@@ -187,7 +188,11 @@ def _on_post_deliver(sender: Any, delivery: Any, status: str, **kwargs: Any) -> 
 def _on_notification_sent(sender: Any, result: Any, **kwargs: Any) -> None:
     if not cannot_defer():
         return
-    ids = [e.delivery_id for e in result if e.status == "queued" and e.delivery_id]
+    ids = [
+        e.delivery_id
+        for e in result
+        if e.status == DeliveryStatus.QUEUED and e.delivery_id
+    ]
     if not ids:
         return
     from dovecote.models import Delivery
@@ -195,7 +200,7 @@ def _on_notification_sent(sender: Any, result: Any, **kwargs: Any) -> None:
     # Only a send_at in the future waits; inside the caller's transaction
     # everything is still queued, to be sent on commit.
     later = Delivery.objects.filter(
-        pk__in=ids, status="queued", available_at__gt=timezone.now()
+        pk__in=ids, status=DeliveryStatus.QUEUED, available_at__gt=timezone.now()
     )
     due = later.order_by("available_at").values_list("available_at", flat=True)
     first = due.first()
@@ -260,7 +265,8 @@ def wait_until_idle(timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not Delivery.objects.filter(
-            status__in=("queued", "sending"), available_at__lte=timezone.now()
+            status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING),
+            available_at__lte=timezone.now(),
         ).exists():
             return True
         time.sleep(0.05)

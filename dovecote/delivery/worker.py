@@ -280,7 +280,10 @@ def apply_outcomes(
         outcome = by_id.get(delivery.pk)
         if outcome is None:
             outcome = Outcome(
-                delivery.pk, "failed", is_transient=True, error="no outcome returned"
+                delivery.pk,
+                DeliveryStatus.FAILED,
+                is_transient=True,
+                error="no outcome returned",
             )
         delivery.backend = outcome.backend or delivery.backend
         delivery.lease_expires_at = None
@@ -436,7 +439,8 @@ def send_chunk(channel: Channel, chunk: Sequence[Delivery]) -> list[Outcome]:
     except Exception as exc:
         logger.exception("channel %r raised on a batch of %d", channel.name, len(chunk))
         return [
-            Outcome(d.pk, "failed", is_transient=True, error=repr(exc)) for d in chunk
+            Outcome(d.pk, DeliveryStatus.FAILED, is_transient=True, error=repr(exc))
+            for d in chunk
         ]
 
 
@@ -610,7 +614,9 @@ class Pipeline:
             except Exception as exc:  # channel removed from settings
                 error = f"{type(exc).__name__}: {exc}"
                 for d in batch:
-                    self._known.append((d, Outcome(d.pk, "failed", error=error), None))
+                    self._known.append(
+                        (d, Outcome(d.pk, DeliveryStatus.FAILED, error=error), None)
+                    )
                 self._first_known = self._first_known or time.monotonic()
                 continue
             self._queue(chan, batch, deadline)
@@ -685,7 +691,9 @@ class Pipeline:
                 done = _Done(
                     chunk,
                     [
-                        Outcome(d.pk, "failed", is_transient=True, error=error)
+                        Outcome(
+                            d.pk, DeliveryStatus.FAILED, is_transient=True, error=error
+                        )
                         for d in chunk.deliveries
                     ],
                 )
@@ -761,7 +769,10 @@ class Pipeline:
         by_id = {o.delivery_id: o for o in done.outcomes}
         for d in chunk.deliveries:
             outcome = by_id.get(d.pk) or Outcome(
-                d.pk, "failed", is_transient=True, error="no outcome returned"
+                d.pk,
+                DeliveryStatus.FAILED,
+                is_transient=True,
+                error="no outcome returned",
             )
             self._known.append((d, outcome, chunk.channel))
 

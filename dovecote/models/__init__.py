@@ -4,7 +4,6 @@ from dovecote.models.address import Address, Suppression
 from dovecote.models.delivery import (
     Delivery,
     DeliveryEvent,
-    DeliveryStatus,
     Dispatch,
     RateLimitBucket,
     WebhookReceipt,
@@ -12,6 +11,7 @@ from dovecote.models.delivery import (
 from dovecote.models.inbox import InboxMessage
 from dovecote.models.preference import GroupPreference, Preference
 from dovecote.models.schedule import DeliverySchedule
+from dovecote.status import DeliveryStatus
 
 __all__ = [
     "Address",

@@ -8,31 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dovecote.redaction import redact_text
-
-
-class DeliveryStatus(models.TextChoices):
-    """Where a Delivery stands: ``queued → sending → sent → delivered``."""
-
-    #: Written, waiting for a worker (or for ``available_at``).
-    QUEUED = "queued", _("queued")
-    #: Claimed by a worker holding a lease.
-    SENDING = "sending", _("sending")
-    #: Accepted by the transport or provider.
-    SENT = "sent", _("sent")
-    #: The provider reported it reached the recipient.
-    DELIVERED = "delivered", _("delivered")
-    #: The provider reported it did not reach the recipient.
-    UNDELIVERED = "undelivered", _("undelivered")
-    #: The email bounced.
-    BOUNCED = "bounced", _("bounced")
-    #: Failed for good: permanent error, or retries exhausted.
-    FAILED = "failed", _("failed")
-    #: Never sent, with a reason (opted out, no address, ...).
-    SKIPPED = "skipped", _("skipped")
-    #: Waiting for its recipient's digest (``available_at`` is the slot).
-    HELD = "held", _("held for a digest")
-    #: Part of the digest Delivery ``digest``; its fate is the digest's.
-    DIGESTED = "digested", _("digested")
+from dovecote.status import DeliveryStatus
 
 
 class Dispatch(models.Model):

@@ -31,6 +31,7 @@ from dovecote.notifications.results import (
     _existing_result,
     _UserLoader,
 )
+from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery, Dispatch
@@ -130,7 +131,7 @@ def send_notification(
             for item, row in zip(planned, rows, strict=True):
                 item.entry.delivery_id = row.pk
                 entries.append(item.entry)
-                if row.status == "queued":
+                if row.status == DeliveryStatus.QUEUED:
                     when = row.available_at if row.available_at > now else None
                     queued.setdefault(when, []).append(row.pk)
             del rows, planned  # the bodies: only ids stay
@@ -250,12 +251,14 @@ def _row(
 def _refresh(result: SendResult) -> None:
     from dovecote.models import Delivery
 
-    by_id = {e.delivery_id: e for e in result.entries if e.status == "queued"}
+    by_id = {
+        e.delivery_id: e for e in result.entries if e.status == DeliveryStatus.QUEUED
+    }
     if not by_id:
         return
     rows = (
         Delivery.objects.filter(dispatch=result.dispatch)
-        .exclude(status="queued")
+        .exclude(status=DeliveryStatus.QUEUED)
         .values_list("pk", "status")
         .iterator(chunk_size=results.CHUNK_SIZE)
     )

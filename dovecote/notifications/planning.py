@@ -38,6 +38,7 @@ from dovecote.notifications.timing import (
     release_time,
 )
 from dovecote.rendering import current_site, processed_context
+from dovecote.status import DeliveryStatus
 
 
 @dataclass
@@ -136,7 +137,10 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
                 if f"{name} {key}" not in seen:
                     seen.add(f"{name} {key}")
                     entry = DeliveryResult(
-                        person, name, "skipped", SkipReason.CHANNEL_NOT_CONFIGURED
+                        person,
+                        name,
+                        DeliveryStatus.SKIPPED,
+                        SkipReason.CHANNEL_NOT_CONFIGURED,
                     )
                     planned.append(_Planned(entry, key, "", language))
                 continue
@@ -157,7 +161,11 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
                 continue
             seen.add(f"{name} {key}")
             entry = DeliveryResult(
-                person, name, "skipped" if reason else "queued", reason, address
+                person,
+                name,
+                DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED,
+                reason,
+                address,
             )
             planned.append(_Planned(entry, key, channel.protocol, language))
 
@@ -181,7 +189,7 @@ def _apply_timing(
     todo = [
         p
         for p in planned
-        if p.entry.status == "queued"
+        if p.entry.status == DeliveryStatus.QUEUED
         and p.entry._user_id is not None
         and p.protocol != "inbox"
     ]
@@ -200,7 +208,7 @@ def _apply_timing(
         frequency = preferences.frequency(user, entry.channel)
         if frequency != IMMEDIATE:
             slot = next_slot(frequency, base, zone)
-            entry.status = "held"
+            entry.status = DeliveryStatus.HELD
             entry.reason = SkipReason.HELD_FOR_DIGEST
             entry.available_at = release_time(slot, zone, windows, paused)
             item.available_at = entry.available_at
@@ -282,7 +290,11 @@ def _user_reason(
 def _apply_suppressions(
     cls: type[Notification], planned: list[_Planned], model: Any
 ) -> None:
-    wanted = [p for p in planned if p.entry.status == "queued" and p.entry.address]
+    wanted = [
+        p
+        for p in planned
+        if p.entry.status == DeliveryStatus.QUEUED and p.entry.address
+    ]
     if not wanted:
         return
     blocked = set(
@@ -301,12 +313,16 @@ def _apply_suppressions(
             entry.address,
             entry.channel,
         ) in blocked:
-            entry.status = "skipped"
+            entry.status = DeliveryStatus.SKIPPED
             entry.reason = SkipReason.SUPPRESSED
 
 
 def _render(plan: _Plan, planned: list[_Planned]) -> None:
-    todo = [p for p in planned if p.entry.status in ("queued", "held")]
+    todo = [
+        p
+        for p in planned
+        if p.entry.status in (DeliveryStatus.QUEUED, DeliveryStatus.HELD)
+    ]
     if not todo:
         return
     cls = plan.cls

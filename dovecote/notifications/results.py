@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 
 from dovecote.notifications.base import Notification
 from dovecote.notifications.recipients import Recipient
+from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery, Dispatch
@@ -172,7 +173,7 @@ class DeliveryResult:
     @property
     def is_skipped(self) -> bool:
         """Return True if nothing is (or was) sent."""
-        return self.status == "skipped"
+        return self.status == DeliveryStatus.SKIPPED
 
     def _is_for(self, recipient: Any) -> bool:
         if isinstance(recipient, str):
@@ -225,22 +226,26 @@ class SendResult:
     @property
     def queued(self) -> list[DeliveryResult]:
         """Return the entries waiting to be sent."""
-        return [e for e in self.entries if e.status == "queued"]
+        return [e for e in self.entries if e.status == DeliveryStatus.QUEUED]
 
     @property
     def held(self) -> list[DeliveryResult]:
         """Return the entries held for a digest."""
-        return [e for e in self.entries if e.status == "held"]
+        return [e for e in self.entries if e.status == DeliveryStatus.HELD]
 
     @property
     def sent(self) -> list[DeliveryResult]:
         """Return the entries already sent (or delivered)."""
-        return [e for e in self.entries if e.status in ("sent", "delivered")]
+        return [
+            e
+            for e in self.entries
+            if e.status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
+        ]
 
     @property
     def skipped(self) -> list[DeliveryResult]:
         """Return the entries that will not be sent."""
-        return [e for e in self.entries if e.status == "skipped"]
+        return [e for e in self.entries if e.status == DeliveryStatus.SKIPPED]
 
     @property
     def deliveries(self) -> list[Delivery]:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from dovecote.compat import HAS_MAILERS
+from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from django.test import override_settings
@@ -42,7 +43,14 @@ __all__ = [
 ]
 
 #: Statuses that count as notified.
-NOTIFIED_STATUSES = ("queued", "sending", "sent", "delivered", "held", "digested")
+NOTIFIED_STATUSES = (
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.HELD,
+    DeliveryStatus.DIGESTED,
+)
 
 
 #: The settings the test helpers switch, and the in-memory backend for each.
@@ -137,7 +145,9 @@ def deliver_queued(notification: str | None = None) -> int:
     from dovecote.delivery.worker import deliver
     from dovecote.models import Delivery
 
-    due = Delivery.objects.filter(status="queued", available_at__lte=timezone.now())
+    due = Delivery.objects.filter(
+        status=DeliveryStatus.QUEUED, available_at__lte=timezone.now()
+    )
     if notification is not None:
         due = due.filter(notification=notification)
     return len(deliver(list(due.values_list("pk", flat=True))))
@@ -316,14 +326,25 @@ def _what_happened(recipient: Any) -> str:
     # of another type" are the mistakes this message is there to show.
     everything = notifications_sent(
         recipient,
-        statuses=("queued", "sending", "sent", "delivered", "failed", "skipped"),
+        statuses=(
+            DeliveryStatus.QUEUED,
+            DeliveryStatus.SENDING,
+            DeliveryStatus.SENT,
+            DeliveryStatus.DELIVERED,
+            DeliveryStatus.FAILED,
+            DeliveryStatus.SKIPPED,
+        ),
     )
     if not everything:
         return "There is no Delivery for them."
     listed = ", ".join(
         f"{d.notification} [{d.channel}] {d.status}"
         + (f" ({d.skip_reason})" if d.skip_reason else "")
-        + (f" ({d.last_error})" if d.status == "failed" and d.last_error else "")
+        + (
+            f" ({d.last_error})"
+            if d.status == DeliveryStatus.FAILED and d.last_error
+            else ""
+        )
         for d in everything[:MAX_LISTED]
     )
     more = len(everything) - MAX_LISTED

@@ -11,6 +11,7 @@ from dovecote.chat.message import ChatMessage
 from dovecote.chat.validation import redact_webhook_url
 from dovecote.devbackends import SEPARATOR, StreamBackendMixin
 from dovecote.results import RecipientResult
+from dovecote.status import DeliveryStatus
 
 __all__ = ["SEPARATOR", "ChatBackend", "format_record"]
 
@@ -41,6 +42,8 @@ class ChatBackend(StreamBackendMixin, BaseChatBackend):
             self.write_record(format_record(url, message.text, message.blocks))
             message.results.append(
                 RecipientResult(
-                    recipient=url, status="sent", message_id=uuid.uuid4().hex
+                    recipient=url,
+                    status=DeliveryStatus.SENT,
+                    message_id=uuid.uuid4().hex,
                 )
             )

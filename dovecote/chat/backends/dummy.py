@@ -8,6 +8,7 @@ from typing import ClassVar
 from dovecote.chat.backends.base import BaseChatBackend
 from dovecote.chat.message import ChatMessage
 from dovecote.results import RecipientResult
+from dovecote.status import DeliveryStatus
 
 
 class ChatBackend(BaseChatBackend):
@@ -19,7 +20,7 @@ class ChatBackend(BaseChatBackend):
         """Record the messages as sent; return the count."""
         for message in messages:
             message.results.extend(
-                RecipientResult(recipient=url, status="sent")
+                RecipientResult(recipient=url, status=DeliveryStatus.SENT)
                 for url in self.prepare_recipients(message)
             )
         return self.finish(messages)

@@ -9,6 +9,7 @@ from typing import ClassVar
 from dovecote.chat.backends.base import BaseChatBackend
 from dovecote.chat.message import ChatMessage
 from dovecote.results import RecipientResult
+from dovecote.status import DeliveryStatus
 
 _ids = itertools.count(1)
 
@@ -30,7 +31,9 @@ class ChatBackend(BaseChatBackend):
             urls = self.prepare_recipients(message)
             message.results.extend(
                 RecipientResult(
-                    recipient=url, status="sent", message_id=f"locmem-{next(_ids)}"
+                    recipient=url,
+                    status=DeliveryStatus.SENT,
+                    message_id=f"locmem-{next(_ids)}",
                 )
                 for url in urls
             )

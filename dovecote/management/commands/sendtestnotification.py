@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from dovecote.exceptions import DovecoteError
 from dovecote.notifications.dispatch import SkipReason
 from dovecote.redaction import redact_text
+from dovecote.status import DeliveryStatus
 
 
 class Command(BaseCommand):
@@ -133,13 +134,17 @@ class Command(BaseCommand):
         for entry in result:
             why = SkipReason.describe(entry.reason)
             delivery = entry.delivery
-            if entry.status in ("queued", "sent", "failed") and delivery is not None:
+            if (
+                entry.status
+                in (DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.FAILED)
+                and delivery is not None
+            ):
                 delivery.refresh_from_db()
                 status = delivery.status
                 why = why or delivery.last_error
             else:
                 status = entry.status
-            if is_dry_run and status == "queued":
+            if is_dry_run and status == DeliveryStatus.QUEUED:
                 status = "would send"
             # Webhook URLs are secrets: every cell goes through one rule.
             rows.append(
@@ -167,7 +172,7 @@ class Command(BaseCommand):
             counts[row[3]] = counts.get(row[3], 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         self.stdout.write(f"{result.notification.name}: {summary}.")
-        if counts.get("queued"):
+        if counts.get(DeliveryStatus.QUEUED):
             self.stdout.write(
                 "Queued deliveries are sent by the task workers (see docs/delivery.md)."
             )

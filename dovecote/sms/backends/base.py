@@ -10,6 +10,7 @@ from dovecote.exceptions import InvalidAddress
 from dovecote.results import RecipientResult
 from dovecote.sms.phonenumbers import normalize_number, normalize_originator
 from dovecote.sms.signals import post_send
+from dovecote.status import RESULT_INVALID
 from dovecote.transport import BaseTransportBackend
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ class BaseSmsBackend(BaseTransportBackend):
             if all(r.recipient != recipient for r in message.results):
                 message.results.append(
                     RecipientResult(
-                        recipient=recipient, status="invalid", error_message=reason
+                        recipient=recipient, status=RESULT_INVALID, error_message=reason
                     )
                 )
 

@@ -9,6 +9,7 @@ from dovecote.devbackends import SEPARATOR, StreamBackendMixin
 from dovecote.results import RecipientResult
 from dovecote.sms.backends.base import BaseSmsBackend
 from dovecote.sms.message import Message
+from dovecote.status import DeliveryStatus
 
 __all__ = ["SEPARATOR", "SmsBackend", "format_record"]
 
@@ -39,6 +40,8 @@ class SmsBackend(StreamBackendMixin, BaseSmsBackend):
             self.write_record(format_record(originator, recipient, message.body))
             message.results.append(
                 RecipientResult(
-                    recipient=recipient, status="sent", message_id=uuid.uuid4().hex
+                    recipient=recipient,
+                    status=DeliveryStatus.SENT,
+                    message_id=uuid.uuid4().hex,
                 )
             )

@@ -8,6 +8,7 @@ from typing import ClassVar
 from dovecote.results import RecipientResult
 from dovecote.sms.backends.base import BaseSmsBackend
 from dovecote.sms.message import Message
+from dovecote.status import DeliveryStatus
 
 
 class SmsBackend(BaseSmsBackend):
@@ -28,7 +29,7 @@ class SmsBackend(BaseSmsBackend):
             if self.prepare_originator(message) is None:
                 continue
             message.results.extend(
-                RecipientResult(recipient=recipient, status="sent")
+                RecipientResult(recipient=recipient, status=DeliveryStatus.SENT)
                 for recipient in recipients
             )
         self.finish(messages)

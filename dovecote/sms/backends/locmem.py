@@ -9,6 +9,7 @@ from typing import ClassVar
 from dovecote.results import RecipientResult
 from dovecote.sms.backends.base import BaseSmsBackend
 from dovecote.sms.message import Message
+from dovecote.status import DeliveryStatus
 
 _ids = itertools.count(1)
 
@@ -37,7 +38,7 @@ class SmsBackend(BaseSmsBackend):
                 message.results.append(
                     RecipientResult(
                         recipient=recipient,
-                        status="sent",
+                        status=DeliveryStatus.SENT,
                         message_id=f"locmem-{next(_ids)}",
                     )
                 )

@@ -14,6 +14,7 @@ from dovecote.http import HttpRequest, HttpResponse
 from dovecote.results import RecipientResult
 from dovecote.sms.backends.http import HttpSmsBackend
 from dovecote.sms.message import Message
+from dovecote.status import DeliveryStatus
 
 #: Recipient statuses that mean the message was accepted.
 ACCEPTED_STATUSES = frozenset({"scheduled", "sent", "buffered", "delivered"})
@@ -77,7 +78,9 @@ class SmsBackend(HttpSmsBackend):
                     self.success(
                         recipient,
                         message_id,
-                        status="queued" if status in QUEUED_STATUSES else "sent",
+                        status=DeliveryStatus.QUEUED
+                        if status in QUEUED_STATUSES
+                        else DeliveryStatus.SENT,
                     )
                 )
             else:

@@ -15,6 +15,7 @@ from dovecote.http import HttpRequest, HttpResponse
 from dovecote.results import RecipientResult
 from dovecote.sms.backends.http import HttpSmsBackend
 from dovecote.sms.message import Message
+from dovecote.status import DeliveryStatus
 
 #: A Messaging Service SID, sent as MessagingServiceSid instead of From.
 MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
@@ -122,7 +123,9 @@ class SmsBackend(HttpSmsBackend):
             self.success(
                 recipients[0],
                 str(data["sid"]),
-                status="queued" if status in QUEUED_STATUSES else "sent",
+                status=DeliveryStatus.QUEUED
+                if status in QUEUED_STATUSES
+                else DeliveryStatus.SENT,
             )
         ]
 
