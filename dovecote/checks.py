@@ -357,7 +357,7 @@ def check_delivery_timing(
     app_configs: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Check that the lease outlasts the longest send of each channel."""
-    from dovecote.delivery.worker import check_lease, delivery_time_bound
+    from dovecote.delivery.chunks import check_lease, delivery_time_bound
 
     channels = _channels_or_none()
     if channels is None:

@@ -51,7 +51,7 @@ def requeue_grace() -> float:
 
 
 def _clock(now: datetime | None) -> Any:
-    from dovecote.delivery.worker import clock_now
+    from dovecote.delivery.claims import clock_now
 
     return now if now is not None else clock_now()
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from dovecote.delivery.claims import reconnect
 from dovecote.delivery.recovery import recover
-from dovecote.delivery.worker import reconnect
 
 logger = logging.getLogger("dovecote.delivery")
 

@@ -1,0 +1,111 @@
+"""Hand deliveries to a channel in chunks: the send call, sizes, time bounds."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+from dovecote.channels import Channel, Outcome
+from dovecote.conf import setting
+from dovecote.delivery.claims import lease_seconds
+from dovecote.delivery.outcomes import record_outcomes
+from dovecote.delivery.ratelimit import rate_limit_for
+from dovecote.models import Delivery, DeliveryStatus
+from dovecote.signals import pre_deliver
+
+logger = logging.getLogger("dovecote.delivery")
+
+
+def send_batch(channel: Channel, batch: Sequence[Delivery]) -> list[Delivery]:
+    """Send one claimed batch through ``channel`` and record the outcomes.
+
+    A channel that raises fails the whole batch transiently: a bug must not
+    strand deliveries in ``sending``. Return the deliveries to retry.
+    """
+    return record_outcomes(batch, send_chunk(channel, batch), channel=channel)
+
+
+def send_chunk(channel: Channel, chunk: Sequence[Delivery]) -> list[Outcome]:
+    """Hand ``chunk`` to ``channel``; return its outcomes (never raises)."""
+    pre_deliver.send(sender=Delivery, channel=channel.name, deliveries=chunk)
+    try:
+        return channel.send(chunk)
+    except Exception as exc:
+        logger.exception("channel %r raised on a batch of %d", channel.name, len(chunk))
+        return [
+            Outcome(d.pk, DeliveryStatus.FAILED, is_transient=True, error=repr(exc))
+            for d in chunk
+        ]
+
+
+# Time bounds -------------------------------------------------------------------
+
+
+def delivery_time_bound(channel: Channel) -> float | None:
+    """Return the most seconds one delivery may spend in ``channel.send()``.
+
+    The channel's :meth:`~dovecote.channels.Channel.send_timeout` on each of
+    its transports in turn (failover); None if the channel sets no bound.
+    """
+    timeout = channel.send_timeout()
+    if timeout is None:
+        return None
+    return timeout * max(1, len(channel.backend_paths()))
+
+
+def chunk_size_for(channel: Channel) -> int:
+    """Return how many deliveries go to ``channel.send()`` in one call.
+
+    ``DOVECOTE_SEND_CHUNK``, made smaller where a chunk sent one message
+    after another could outlast half the lease, or where the transport
+    runs fewer requests at once; at most a rate-limited channel's one
+    second of messages.
+    """
+    size = int(setting("DOVECOTE_SEND_CHUNK"))
+    bound = delivery_time_bound(channel)
+    if bound:
+        size = min(size, int(lease_seconds() / 2 // bound))
+    concurrency = channel.transport_concurrency()
+    if concurrency:
+        # At least a few chunks share the transport, so the pipe stays full
+        # while one chunk's outcomes are written.
+        size = min(size, math.ceil(concurrency / 4))
+    limit = rate_limit_for(channel)
+    if limit is not None:
+        size = min(size, int(limit[1]))
+    return max(1, size)
+
+
+def parallel_sends_for(channel: Channel, chunk_size: int) -> int | None:
+    """Return how many of ``channel``'s chunks may be sent at once (None: any).
+
+    ``OPTIONS["parallel_sends"]`` or the channel's ``parallel_sends``; else,
+    for a transport with bounded concurrency, as many chunks as fill it
+    (so no claimed delivery waits inside the transport); else any.
+    """
+    value = channel.options.get("parallel_sends", channel.parallel_sends)
+    if value is None:
+        concurrency = channel.transport_concurrency()
+        if concurrency:
+            value = concurrency // chunk_size
+    return None if value is None else max(1, int(value))
+
+
+def check_lease(channel: Channel) -> str | None:
+    """Return why the lease is too short for ``channel``, or None if it is not.
+
+    A delivery must be sent (on every transport in turn) and its outcome
+    written well before its lease ends: the lease must be at least twice
+    the channel's per-delivery bound.
+    """
+    bound = delivery_time_bound(channel)
+    lease = lease_seconds()
+    if bound is not None and lease < 2 * bound:
+        return (
+            f"DOVECOTE_LEASE_SECONDS ({lease:g}) is less than twice the "
+            f"{bound:g}s one delivery on the channel {channel.name!r} may take "
+            f"(its send timeout on each of {len(channel.backend_paths())} "
+            "transport(s))"
+        )
+    return None

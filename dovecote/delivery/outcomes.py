@@ -1,0 +1,185 @@
+"""Write what happened to claimed deliveries: statuses, events, signals.
+
+Outcomes are written only to rows that are still claimed with the same
+token, in a constant number of queries per batch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from django.db import connection, transaction
+from django.db.models import Case, Field, Value, When
+from django.utils import timezone
+
+from dovecote.channels import Channel, Outcome
+from dovecote.delivery.retry import max_attempts, retry_delay
+from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
+from dovecote.redaction import redact_text
+from dovecote.signals import post_deliver
+
+#: Fields ``record_outcomes`` writes, by the status it writes.
+OUTCOME_FIELDS = {
+    DeliveryStatus.SENT: ["sent_at", "provider_message_id"],
+    DeliveryStatus.QUEUED: ["available_at"],
+    DeliveryStatus.FAILED: ["failed_at"],
+}
+COMMON_FIELDS = [
+    "status",
+    "backend",
+    "lease_expires_at",
+    "last_error",
+    "error_code",
+    "updated_at",
+]
+
+
+def apply_outcomes(
+    deliveries: Sequence[Delivery],
+    outcomes: Sequence[Outcome],
+    *,
+    channel: Channel | None = None,
+    now: datetime | None = None,
+) -> tuple[list[DeliveryEvent], list[Delivery]]:
+    """Set each delivery's new status in memory; return its events and the retries.
+
+    Sent → ``sent``; transient failure → back to ``queued`` with a backoff
+    (``Retry-After`` honoured) until the channel's attempts run out;
+    permanent failure → ``failed`` with the provider's reason. A delivery
+    with no outcome counts as a transient failure.
+    """
+    now = now or timezone.now()
+    by_id = {outcome.delivery_id: outcome for outcome in outcomes}
+    limit = max_attempts(channel)
+    events = []
+    retries = []
+    for delivery in deliveries:
+        outcome = by_id.get(delivery.pk)
+        if outcome is None:
+            outcome = Outcome(
+                delivery.pk,
+                DeliveryStatus.FAILED,
+                is_transient=True,
+                error="no outcome returned",
+            )
+        delivery.backend = outcome.backend or delivery.backend
+        delivery.lease_expires_at = None
+        delivery.updated_at = now
+        if outcome.is_sent:
+            delivery.status = DeliveryStatus.SENT
+            delivery.sent_at = now
+            delivery.provider_message_id = outcome.provider_message_id
+            delivery.last_error = ""
+            delivery.error_code = ""
+        else:
+            # Whatever the channel said, no URL (a webhook secret) is kept.
+            delivery.last_error = redact_text(outcome.error)
+            delivery.error_code = outcome.error_code
+            if outcome.is_transient and delivery.attempts < limit:
+                delivery.status = DeliveryStatus.QUEUED
+                delay = retry_delay(
+                    delivery.attempts, outcome.retry_after, channel=channel
+                )
+                delivery.available_at = now + timedelta(seconds=delay)
+                retries.append(delivery)
+            else:
+                delivery.status = DeliveryStatus.FAILED
+                delivery.failed_at = now
+                if outcome.is_transient:
+                    delivery.last_error = (
+                        f"{delivery.last_error} (gave up after "
+                        f"{delivery.attempts} attempts)"
+                    )
+        events.append(
+            DeliveryEvent(
+                delivery=delivery,
+                status=delivery.status,
+                source="worker",
+                detail=delivery.last_error or outcome.detail,
+                created_at=now,
+            )
+        )
+    return events, retries
+
+
+def write_outcomes(
+    deliveries: Sequence[Delivery], events: Sequence[DeliveryEvent]
+) -> None:
+    """Write applied outcomes and their events in one transaction."""
+    with transaction.atomic():
+        write_fields(deliveries)
+        DeliveryEvent.objects.bulk_create(events)
+
+
+def announce(deliveries: Sequence[Delivery]) -> None:
+    """Send ``post_deliver`` for each delivery whose outcome was written."""
+    for delivery in deliveries:
+        post_deliver.send(
+            sender=Delivery,
+            delivery=delivery,
+            status=delivery.status,
+            error=delivery.last_error,
+        )
+
+
+def record_outcomes(
+    deliveries: Sequence[Delivery],
+    outcomes: Sequence[Outcome],
+    *,
+    channel: Channel | None = None,
+) -> list[Delivery]:
+    """Write each outcome to its Delivery, with an event, in bulk.
+
+    See :func:`apply_outcomes` for what each outcome becomes. Rows whose
+    claim was lost (lease expired and taken over) are left alone. Return
+    the deliveries put back in the queue for a retry.
+    """
+    events, retries = apply_outcomes(deliveries, outcomes, channel=channel)
+    write_outcomes(deliveries, events)
+    announce(deliveries)
+    return retries
+
+
+def write_fields(deliveries: Sequence[Delivery]) -> None:
+    """Write claimed deliveries' outcomes: one UPDATE per status reached.
+
+    Values shared by a whole group are written as constants and only the
+    varying ones as ``CASE``, so a batch costs a constant number of queries
+    (SQLite splits a statement at 999 parameters). Rows no longer claimed
+    under the same token are not touched.
+    """
+    groups: dict[str, list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        groups[delivery.status].append(delivery)
+    max_params = connection.features.max_query_params or 65535
+    for status, rows in groups.items():
+        fields = COMMON_FIELDS + OUTCOME_FIELDS[DeliveryStatus(status)]
+        constant: dict[str, Any] = {}
+        varying: list[str] = []
+        for name in fields:
+            values = {getattr(d, name) for d in rows}
+            if len(values) == 1:
+                constant[name] = values.pop()
+            else:
+                varying.append(name)
+        per_row = 2 + 2 * len(varying)  # pk and token, then When + Value each
+        size = max(1, (max_params - len(constant) - 2) // per_row)
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            values_by_field: dict[str, Any] = {
+                name: Case(
+                    *(When(pk=d.pk, then=Value(getattr(d, name))) for d in chunk),
+                    output_field=cast(
+                        "Field[Any, Any]", Delivery._meta.get_field(name)
+                    ),
+                )
+                for name in varying
+            }
+            Delivery.objects.filter(
+                pk__in=[d.pk for d in chunk],
+                claimed_by__in={d.claimed_by for d in chunk},
+                status=DeliveryStatus.SENDING,
+            ).update(**constant, **values_by_field)
