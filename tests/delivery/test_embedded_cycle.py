@@ -10,6 +10,12 @@ from dovecote.delivery.embedded import EmbeddedScheduler
 from dovecote.models import Delivery
 
 
+@pytest.fixture(autouse=True)
+def _project_channels(_delivery_settings, settings):
+    """Send on the project's channels, not this folder's scripted ones."""
+    del settings.DOVECOTE_CHANNELS
+
+
 @pytest.mark.django_db(transaction=True)
 def test_one_cycle_sends_what_is_due_and_sleeps_until_the_next(dovecote_outbox):
     later = timezone.now() + datetime.timedelta(seconds=30)

@@ -191,7 +191,7 @@ def test_import_without_installed_apps(tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).parent.parent)},
+        env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).parents[2])},
         check=False,
     )
     assert result.returncode == 0, result.stderr

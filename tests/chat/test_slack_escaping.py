@@ -14,7 +14,7 @@ from dovecote.channels.slack import SlackWebhookChannel
 from dovecote.chat.escaping import finish, mark_slack_safe, marking, slack_escape
 from dovecote.notifications.registry import get_notification, unregister
 
-EXAMPLE = Path(__file__).parents[1] / "example" / "shop" / "templates" / "dovecote"
+EXAMPLE = Path(__file__).parents[2] / "example" / "shop" / "templates" / "dovecote"
 ATTACK = "<!channel> <https://evil.example/login|Your session expired> & co"
 ESCAPED = (
     "&lt;!channel&gt; &lt;https://evil.example/login|Your session expired&gt; &amp; co"

@@ -19,9 +19,9 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from dovecote.notifications.registry import registered_notifications, unregister
-from tests.test_getting_started import Block, parse
+from tests.project.test_getting_started import Block, parse
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "migrating.md"
 
 

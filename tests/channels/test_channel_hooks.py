@@ -82,10 +82,10 @@ CHANNELS = [
     "dovecote.channels.email.EmailChannel",
     "dovecote.channels.sms.SmsChannel",
     {
-        "BACKEND": "tests.test_channel_hooks.PagerChannel",
+        "BACKEND": f"{__name__}.PagerChannel",
         "OPTIONS": {"description": "Beeps, from settings."},
     },
-    {"BACKEND": "tests.test_channel_hooks.FaxChannel"},
+    {"BACKEND": f"{__name__}.FaxChannel"},
 ]
 
 
@@ -164,8 +164,8 @@ def test_listnotifications_lists_the_channels_display_names(pager_type):
 def test_route_and_address_lookups_give_addresses_to_custom_channels(
     pager_type, settings
 ):
-    settings.DOVECOTE_ADDRESS_LOOKUPS = {"fax": "tests.test_channel_hooks.fax_of"}
-    settings.DOVECOTE_CONTEXT_PROCESSORS = ["tests.test_channel_hooks.shop_context"]
+    settings.DOVECOTE_ADDRESS_LOOKUPS = {"fax": f"{__name__}.fax_of"}
+    settings.DOVECOTE_CONTEXT_PROCESSORS = [f"{__name__}.shop_context"]
     ada = User.objects.create_user("ada", "ada@example.com")
     result = send_notification("paged", ada, {"order": 42})
     assert {(e.channel, e.status, e.address) for e in result} == {
@@ -227,7 +227,7 @@ def test_an_unimportable_lookup_names_itself():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_context_processor_that_returns_no_dict_is_named(pager_type, settings):
-    settings.DOVECOTE_CONTEXT_PROCESSORS = ["tests.test_channel_hooks.not_a_dict"]
+    settings.DOVECOTE_CONTEXT_PROCESSORS = [f"{__name__}.not_a_dict"]
     ada = User.objects.create_user("ada", "ada@example.com")
     with pytest.raises(RenderError, match="not_a_dict returned list"):
         send_notification("paged", ada, {}, channels=["pager"])
@@ -358,7 +358,7 @@ def test_listnotifications_prints_while_a_template_is_missing():
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", LISTING],
         cwd=root,

@@ -30,7 +30,7 @@ import pytest
 
 from dovecote.testing.fakes import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "getting-started.md"
 
 FILE_LINE = re.compile(r"^\*\*`(?P<path>[^`]+)`\*\*(?P<rest>.*)$")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "dovecote"
+PACKAGE = Path(__file__).resolve().parents[2] / "dovecote"
 
 #: Layer names, bottom (0) to top.
 LAYERS = [
