@@ -26,7 +26,7 @@ from pathlib import Path
 from dovecote.delivery.tracking import TrackingStatus
 from dovecote.status import RESULT_INVALID, DeliveryStatus
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "dovecote"
 
 #: Every status word of dovecote's.
