@@ -29,6 +29,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from dovecote.conf import setting
+from dovecote.delivery.bulk import insert_events
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 
 logger = logging.getLogger("dovecote.delivery")
@@ -153,6 +154,17 @@ def claim_deliveries(
     ``token`` after an error returns the rows an earlier call claimed too.
     """
     token = token or claim_token()
+    # One transaction for the claim and its events: one commit, not three.
+    with transaction.atomic():
+        return _claim_due(delivery_ids, channel, limit, token)
+
+
+def _claim_due(
+    delivery_ids: Iterable[int] | None,
+    channel: str | None,
+    limit: int | None,
+    token: str,
+) -> list[Delivery]:
     now = timezone.now()
     lease = timedelta(seconds=lease_seconds())
     clock = clock_now()
@@ -176,14 +188,14 @@ def claim_deliveries(
     ):
         _claim(due.filter(pk__in=candidates[:size]), token, clock, now, lease)
         return _claimed(token, now)
-    with transaction.atomic():
-        if features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        ids = list(candidates[:size])
-        if ids:
-            # Inside the transaction, so the row locks are held by the UPDATE.
-            _claim(due.filter(pk__in=ids), token, clock, now, lease)
-    return _claimed(token, now) if ids else []
+    if features.has_select_for_update_skip_locked:
+        candidates = candidates.select_for_update(skip_locked=True)
+    ids = list(candidates[:size])
+    if not ids:
+        return []
+    # In the same transaction, so the row locks are held by the UPDATE.
+    _claim(due.filter(pk__in=ids), token, clock, now, lease)
+    return _claimed(token, now)
 
 
 def _claim(target: Any, token: str, clock: Any, now: datetime, lease: timedelta) -> int:
@@ -204,15 +216,17 @@ def _claimed(token: str, now: datetime) -> list[Delivery]:
         ).order_by("pk")
     )
     if claimed:
-        DeliveryEvent.objects.bulk_create(
-            DeliveryEvent(
-                delivery=delivery,
-                status=DeliveryStatus.SENDING,
-                source="worker",
-                detail=f"attempt {delivery.attempts} by {token}",
-                created_at=now,
-            )
-            for delivery in claimed
+        insert_events(
+            [
+                DeliveryEvent(
+                    delivery_id=delivery.pk,
+                    status=DeliveryStatus.SENDING,
+                    source="worker",
+                    detail=f"attempt {delivery.attempts} by {token}",
+                    created_at=now,
+                )
+                for delivery in claimed
+            ]
         )
     return claimed
 

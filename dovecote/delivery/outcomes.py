@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from django.db import connection, transaction
-from django.db.models import Case, Field, Value, When
+from django.db import transaction
 from django.utils import timezone
 
 from dovecote.channels import Channel, Outcome
+from dovecote.delivery.bulk import insert_events, update_many
 from dovecote.delivery.retry import max_attempts, retry_delay
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 from dovecote.redaction import redact_text
@@ -111,7 +110,7 @@ def write_outcomes(
     """Write applied outcomes and their events in one transaction."""
     with transaction.atomic():
         write_fields(deliveries)
-        DeliveryEvent.objects.bulk_create(events)
+        insert_events(events)
 
 
 def announce(deliveries: Sequence[Delivery]) -> None:
@@ -144,42 +143,19 @@ def record_outcomes(
 
 
 def write_fields(deliveries: Sequence[Delivery]) -> None:
-    """Write claimed deliveries' outcomes: one UPDATE per status reached.
+    """Write claimed deliveries' outcomes: one statement per status reached.
 
-    Values shared by a whole group are written as constants and only the
-    varying ones as ``CASE``, so a batch costs a constant number of queries
-    (SQLite splits a statement at 999 parameters). Rows no longer claimed
-    under the same token are not touched.
+    Each row is matched on its pk, its claim token and ``sending``, so rows
+    whose claim was lost (lease expired and taken over) are left alone.
     """
     groups: dict[str, list[Delivery]] = defaultdict(list)
     for delivery in deliveries:
         groups[delivery.status].append(delivery)
-    max_params = connection.features.max_query_params or 65535
     for status, rows in groups.items():
-        fields = COMMON_FIELDS + OUTCOME_FIELDS[DeliveryStatus(status)]
-        constant: dict[str, Any] = {}
-        varying: list[str] = []
-        for name in fields:
-            values = {getattr(d, name) for d in rows}
-            if len(values) == 1:
-                constant[name] = values.pop()
-            else:
-                varying.append(name)
-        per_row = 2 + 2 * len(varying)  # pk and token, then When + Value each
-        size = max(1, (max_params - len(constant) - 2) // per_row)
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            values_by_field: dict[str, Any] = {
-                name: Case(
-                    *(When(pk=d.pk, then=Value(getattr(d, name))) for d in chunk),
-                    output_field=cast(
-                        "Field[Any, Any]", Delivery._meta.get_field(name)
-                    ),
-                )
-                for name in varying
-            }
-            Delivery.objects.filter(
-                pk__in=[d.pk for d in chunk],
-                claimed_by__in={d.claimed_by for d in chunk},
-                status=DeliveryStatus.SENDING,
-            ).update(**constant, **values_by_field)
+        update_many(
+            Delivery,
+            rows,
+            COMMON_FIELDS + OUTCOME_FIELDS[DeliveryStatus(status)],
+            where=["id", "claimed_by"],
+            status=DeliveryStatus.SENDING,
+        )
