@@ -9,185 +9,42 @@ development sink), named by ``EMAIL_BACKEND``, ``SMS_BACKEND``,
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils import timezone
 
-from dovecote.failures import FailureKind
+from dovecote.channels.connections import (
+    ConnectionPool,
+    keep_connections,
+    transport_connection,
+)
+from dovecote.channels.outcome import Outcome, Rendered
 from dovecote.models import Address, DeliveryEvent, Suppression
 from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
 
+# The connection pool and the Outcome and Rendered types lived here before
+# they moved to their own modules; they stay importable from here.
+__all__ = [
+    "FAILED_OVER",
+    "Channel",
+    "ConnectionPool",
+    "Outcome",
+    "Rendered",
+    "keep_connections",
+    "transport_connection",
+]
+
 logger = logging.getLogger("dovecote.delivery")
 
 #: The DeliveryEvent status of an attempt that failed on one backend and
 #: went on to the next.
 FAILED_OVER = "failed_over"
-
-
-class ConnectionPool:
-    """Open transport connections kept across batches by a streaming worker.
-
-    A connection that is safe to share between threads (the pooled HTTP
-    backends) is kept once per key; any other (SMTP) once per key and
-    thread, so each sending thread reuses its own connection for many
-    messages. :meth:`close` closes them all.
-    """
-
-    def __init__(self) -> None:
-        self._connections: dict[Any, Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str, factory: Callable[[], Any], *, shared: bool) -> Any:
-        """Return the open connection for ``key``, opening one if needed."""
-        slot = key if shared else (key, threading.get_ident())
-        with self._lock:
-            connection = self._connections.get(slot)
-            if connection is None:
-                connection = factory()
-                self._connections[slot] = connection
-        # Idempotent: reopens a connection an earlier error closed.
-        connection.open()
-        return connection
-
-    def close(self) -> None:
-        """Close every connection; errors while closing are ignored."""
-        with self._lock:
-            connections, self._connections = list(self._connections.values()), {}
-        for connection in connections:
-            with contextlib.suppress(Exception):
-                connection.close()
-
-
-_pool: ContextVar[ConnectionPool | None] = ContextVar("dovecote_pool", default=None)
-
-
-@contextlib.contextmanager
-def keep_connections(pool: ConnectionPool | None = None) -> Iterator[ConnectionPool]:
-    """Reuse transport connections across ``Channel.send()`` calls in this context.
-
-    Threads do not inherit the context: a worker passes ``pool`` to
-    :func:`keep_connections` in each sending thread and closes it once.
-    """
-    owned = pool is None
-    pool = pool or ConnectionPool()
-    token = _pool.set(pool)
-    try:
-        yield pool
-    finally:
-        _pool.reset(token)
-        if owned:
-            pool.close()
-
-
-@contextlib.contextmanager
-def transport_connection(
-    key: str, factory: Callable[[], Any], *, shared: bool
-) -> Iterator[Any]:
-    """Yield an open connection: the pool's if a worker keeps one, else a new one.
-
-    Without a pool (a single ``send()`` call) the connection is opened and
-    closed around the block, as Django's mail helpers do. ``shared`` says
-    whether several threads may use one connection at once.
-    """
-    pool = _pool.get()
-    if pool is None:
-        connection = factory()
-        with connection:
-            yield connection
-    else:
-        yield pool.get(key, factory, shared=shared)
-
-
-@dataclass
-class Rendered:
-    """A notification rendered for one channel and recipient."""
-
-    subject: str = ""
-    body: str = ""
-    html: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Outcome:
-    """What happened when a channel tried to send one Delivery."""
-
-    delivery_id: int
-    #: ``"sent"`` or ``"failed"``.
-    status: str
-    #: True when a later attempt may succeed (timeout, 429, 5xx, SMTP 4xx).
-    is_transient: bool = False
-    retry_after: float | None = None
-    provider_message_id: str = ""
-    backend: str = ""
-    error: str = ""
-    error_code: str = ""
-    #: True when the failure lies with the provider (outage, credentials,
-    #: account), so another backend may succeed where this one failed.
-    is_provider_error: bool = False
-    #: The exception behind a failure, if one was raised; ``error`` describes it.
-    exception: BaseException | None = field(default=None, repr=False, compare=False)
-    #: True when the provider says the address can never be reached
-    #: (SMTP 5.1.1, an invalid or opted-out number, a removed webhook):
-    #: :meth:`Channel.send` deactivates and suppresses it.
-    is_address_gone: bool = False
-    #: True when the provider refuses the address itself (its suppression
-    #: list: an earlier bounce, a complaint, an unsubscribe): the address
-    #: is suppressed here too, but its Address stays active.
-    is_address_suppressed: bool = False
-    #: What the provider said on success, for the "sent" event's detail
-    #: (the ESP's status, dovecote's own Message-ID).
-    detail: str = ""
-
-    @property
-    def is_sent(self) -> bool:
-        """Return True if the transport accepted the message."""
-        return self.status == DeliveryStatus.SENT
-
-    @classmethod
-    def failure(
-        cls,
-        delivery_id: int,
-        kind: FailureKind,
-        error: str,
-        *,
-        error_code: str = "",
-        backend: str = "",
-        retry_after: float | None = None,
-        is_address_gone: bool = False,
-        is_address_suppressed: bool = False,
-        provider_message_id: str = "",
-        exception: BaseException | None = None,
-    ) -> Outcome:
-        """Return a failed Outcome whose flags follow :class:`FailureKind`.
-
-        The one place where the error table of :mod:`dovecote.failures`
-        becomes retry (transient) and failover (transient or provider-side).
-        """
-        return cls(
-            delivery_id,
-            DeliveryStatus.FAILED,
-            is_transient=kind.is_transient,
-            is_provider_error=kind.may_fail_over,
-            retry_after=retry_after if kind.is_transient else None,
-            backend=backend,
-            error=error,
-            error_code=error_code,
-            is_address_gone=is_address_gone,
-            is_address_suppressed=is_address_suppressed,
-            provider_message_id=provider_message_id,
-            exception=exception,
-        )
 
 
 class Channel:

@@ -14,7 +14,8 @@ from django.core.validators import validate_email
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from dovecote.channels.base import Channel, Outcome, Rendered, transport_connection
+from dovecote.channels.base import Channel, Outcome, Rendered
+from dovecote.channels.connections import transport_connection
 from dovecote.compat import HAS_MAILERS
 from dovecote.conf import setting
 from dovecote.exceptions import InvalidAddress

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
-from dovecote.channels.base import Channel, Outcome, Rendered, transport_connection
+from dovecote.channels.base import Channel, Outcome, Rendered
+from dovecote.channels.connections import transport_connection
 from dovecote.conf import setting
 from dovecote.failures import FailureKind, classify_http_status
 from dovecote.results import RecipientResult

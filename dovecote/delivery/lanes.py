@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from django.db import connections
 
 from dovecote.channels import Channel, Outcome
-from dovecote.channels.base import ConnectionPool, keep_connections
+from dovecote.channels.connections import ConnectionPool, keep_connections
 from dovecote.conf import setting
 from dovecote.delivery.chunks import delivery_time_bound, send_chunk
 from dovecote.delivery.claims import lease_seconds

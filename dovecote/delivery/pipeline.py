@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from dovecote.channels import Channel, Outcome, get_channel
-from dovecote.channels.base import ConnectionPool, keep_connections
+from dovecote.channels.connections import ConnectionPool, keep_connections
 from dovecote.conf import setting
 from dovecote.delivery.chunks import (
     check_lease,
