@@ -16,128 +16,53 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dovecote.conf import setting
+from dovecote.delivery.feedback import close_loop, opt_out
+from dovecote.delivery.reports import (
+    DELIVERY_STATUS,
+    RANK,
+    SOFT_BOUNCE,
+    STOP_KEYWORDS,
+    StatusReport,
+    TrackingStatus,
+    describe,
+)
 from dovecote.models import (
     Address,
     Delivery,
     DeliveryEvent,
     DeliveryStatus,
-    Preference,
-    Suppression,
     WebhookReceipt,
 )
 from dovecote.signals import delivery_status_changed
 
+# The vocabulary (reports.py) and the address side of a report
+# (feedback.py) lived here; they stay importable from here.
+__all__ = [
+    "DELIVERY_STATUS",
+    "RANK",
+    "SOFT_BOUNCE",
+    "STOP_KEYWORDS",
+    "Applied",
+    "Change",
+    "StatusReport",
+    "TrackingStatus",
+    "apply_report",
+    "apply_reports",
+    "claim_keys",
+    "describe",
+    "is_stop",
+    "opt_out",
+    "report",
+    "report_inbound",
+    "send_status_changed",
+]
+
 logger = logging.getLogger("dovecote.tracking")
-
-
-class TrackingStatus(StrEnum):
-    """The one vocabulary every provider's report is normalised to."""
-
-    #: Accepted by the provider, not yet handed on.
-    QUEUED = "queued"
-    #: Handed to the carrier or the recipient's mail server.
-    SENT = "sent"
-    #: Reached the recipient.
-    DELIVERED = "delivered"
-    #: Delayed, or a soft bounce: the provider may still deliver it.
-    DEFERRED = "deferred"
-    #: The email bounced for good (hard bounce).
-    BOUNCED = "bounced"
-    #: The recipient marked it as spam.
-    COMPLAINED = "complained"
-    #: The recipient opted out (STOP, list-unsubscribe, the ESP's link).
-    UNSUBSCRIBED = "unsubscribed"
-    #: The carrier could not deliver it (expired, unreachable).
-    UNDELIVERED = "undelivered"
-    #: The provider refused or failed it.
-    FAILED = "failed"
-    #: The recipient opened it: an event, never a status.
-    OPENED = "opened"
-    #: The recipient clicked a link: an event, never a status.
-    CLICKED = "clicked"
-
-
-#: How a report changes ``Delivery.status`` (absent: unchanged, event only).
-DELIVERY_STATUS = {
-    TrackingStatus.QUEUED: DeliveryStatus.SENT,
-    TrackingStatus.SENT: DeliveryStatus.SENT,
-    TrackingStatus.DEFERRED: DeliveryStatus.SENT,
-    TrackingStatus.DELIVERED: DeliveryStatus.DELIVERED,
-    TrackingStatus.UNDELIVERED: DeliveryStatus.UNDELIVERED,
-    TrackingStatus.FAILED: DeliveryStatus.FAILED,
-    TrackingStatus.BOUNCED: DeliveryStatus.BOUNCED,
-}
-
-#: A Delivery only moves to an equal or higher rank.
-RANK: dict[str, int] = {
-    DeliveryStatus.QUEUED: 0,
-    DeliveryStatus.SENDING: 1,
-    DeliveryStatus.SENT: 2,
-    DeliveryStatus.DELIVERED: 3,
-    DeliveryStatus.UNDELIVERED: 3,
-    DeliveryStatus.BOUNCED: 3,
-    DeliveryStatus.FAILED: 3,
-    DeliveryStatus.SKIPPED: 3,
-}
-
-#: Inbound replies that opt a number out (carriers' and Twilio's keywords).
-STOP_KEYWORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-)
-
-#: Starts the event detail of a soft bounce, which counts towards
-#: ``DOVECOTE_SOFT_BOUNCE_LIMIT``.
-SOFT_BOUNCE = "soft bounce"
-
-
-@dataclass
-class StatusReport:
-    """One provider status report, normalised."""
-
-    #: Lower-case provider name; the event's source is ``webhook:<provider>``.
-    provider: str
-    #: The provider's message id (``Delivery.provider_message_id``).
-    message_id: str
-    #: One of :class:`TrackingStatus`.
-    status: str
-    #: The provider's own word, kept in the DeliveryEvent's detail.
-    raw_status: str = ""
-    #: Identifies this report among all of the provider's: a report whose
-    #: key was seen before changes nothing. Blank: no replay check.
-    key: str = ""
-    error_code: str = ""
-    #: Free text for the event: the provider's description, MTA response.
-    detail: str = ""
-    #: The recipient's address as the provider reports it.
-    address: str = ""
-    #: The address protocol, when no Delivery says it (``email``, ``sms``).
-    protocol: str = ""
-    #: The Delivery's id, when the provider echoes it back (metadata): used
-    #: when the message id is unknown (an event that overtook the worker).
-    delivery_id: int | None = None
-    #: The notification type, when the provider echoes it back (tags).
-    notification: str = ""
-    #: The address can never be reached: deactivate and suppress it.
-    address_gone: bool = False
-    #: The provider suppresses the address itself (bounced before, spam,
-    #: unsubscribed): suppress it for every notification.
-    suppressed_by_provider: bool = False
-    #: A soft bounce: counts towards ``DOVECOTE_SOFT_BOUNCE_LIMIT``.
-    soft_bounce: bool = False
-    #: When the provider says it happened (default: now).
-    at: datetime | None = None
-
-    @property
-    def source(self) -> str:
-        """Return the DeliveryEvent source: ``webhook:<provider>``."""
-        return f"webhook:{self.provider}"[:50]
 
 
 @dataclass
@@ -211,7 +136,7 @@ def apply_report(report: StatusReport) -> Change | None:
             logger.info(
                 "%s reported %s for an unknown message.", report.provider, report.status
             )
-            _close_loop(report, None, describe(report))
+            close_loop(report, None, describe(report))
             return None
         now = timezone.now()
         changed = _move(delivery, report, now)
@@ -225,22 +150,8 @@ def apply_report(report: StatusReport) -> Change | None:
             detail=detail,
             created_at=now,
         )
-        _close_loop(report, delivery, detail)
+        close_loop(report, delivery, detail)
     return Change(delivery, event, report.provider)
-
-
-def describe(report: StatusReport) -> str:
-    """Return the event detail of a report: raw status, error, detail."""
-    parts = []
-    if report.soft_bounce:
-        parts.append(SOFT_BOUNCE)
-    parts.append(report.raw_status or report.status)
-    text = " ".join(parts)
-    if report.error_code:
-        text += f" (error {report.error_code})"
-    if report.detail:
-        text += f": {report.detail}"
-    return text
 
 
 def _find_delivery(report: StatusReport) -> Delivery | None:
@@ -284,91 +195,6 @@ def _move(delivery: Delivery, report: StatusReport, now: datetime) -> list[str]:
         delivery.error_code = report.error_code[:100]
         changed.append("error_code")
     return changed
-
-
-def _close_loop(report: StatusReport, delivery: Delivery | None, detail: str) -> None:
-    """Deactivate, suppress or switch off what the report says is unwanted."""
-    address = (delivery.address if delivery else "") or report.address
-    protocol = (delivery.protocol if delivery else "") or report.protocol
-    if not address or not protocol:
-        return
-    reason = f"{report.provider}: {detail}"
-    if delivery is not None:
-        reason += f" [delivery #{delivery.pk}]"
-    status = report.status
-    if report.address_gone or status == TrackingStatus.BOUNCED:
-        Address.objects.deactivate(protocol, address, reason=reason)
-    elif status == TrackingStatus.COMPLAINED or report.suppressed_by_provider:
-        Suppression.objects.suppress(protocol, address, reason=reason)
-    elif status == TrackingStatus.UNSUBSCRIBED:
-        opt_out(protocol, address, delivery, report.notification, reason=reason)
-    elif report.soft_bounce:
-        _count_soft_bounces(protocol, address, reason=reason)
-
-
-def opt_out(
-    protocol: str,
-    address: str,
-    delivery: Delivery | None,
-    notification: str = "",
-    *,
-    reason: str,
-) -> None:
-    """Switch off what an unsubscribe names.
-
-    A user's own delivery: ``Preference(enabled=False)`` for its type on its
-    channel. Otherwise (no user, no type known): a ``Suppression`` for the
-    type, or for every type when even that is unknown.
-    """
-    notification = (delivery.notification if delivery else "") or notification
-    if delivery is not None and delivery.user_id is not None and notification:
-        Preference.objects.update_or_create(
-            user_id=delivery.user_id,
-            notification=notification,
-            channel=delivery.channel,
-            defaults={"enabled": False},
-        )
-        logger.info("Switched off %s on %s: %s", notification, delivery.channel, reason)
-        return
-    Suppression.objects.suppress(
-        protocol,
-        address,
-        notification=notification,
-        channel=delivery.channel if delivery is not None and notification else "",
-        reason=reason,
-    )
-
-
-def _count_soft_bounces(protocol: str, address: str, *, reason: str) -> None:
-    limit = int(setting("DOVECOTE_SOFT_BOUNCE_LIMIT"))
-    if limit <= 0:
-        return
-    outcomes = (
-        DeliveryEvent.objects.filter(
-            delivery__protocol=protocol,
-            delivery__address=address,
-            status__in=[TrackingStatus.DELIVERED, TrackingStatus.DEFERRED],
-            source__startswith="webhook:",
-        )
-        .order_by("-created_at", "-id")
-        .values_list("delivery_id", "status", "detail")
-    )
-    latest: dict[int, bool] = {}
-    for delivery_id, status, detail in outcomes.iterator():
-        if delivery_id in latest:
-            continue
-        is_soft = status == TrackingStatus.DEFERRED and detail.startswith(SOFT_BOUNCE)
-        if status == TrackingStatus.DEFERRED and not is_soft:
-            continue  # a mere delay says nothing about the address
-        latest[delivery_id] = is_soft
-        if not is_soft or len(latest) >= limit:
-            break
-    if len(latest) >= limit and all(latest.values()):
-        Suppression.objects.suppress(
-            protocol,
-            address,
-            reason=f"{limit} soft bounces in a row; last {reason}",
-        )
 
 
 def report(
