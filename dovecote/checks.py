@@ -302,7 +302,8 @@ def check_mailers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
 def check_timing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Check the digest schedules, the site's delivery windows, types' frequencies."""
     from dovecote.notifications.registry import registered_notifications
-    from dovecote.notifications.timing import IMMEDIATE, schedules, site_windows
+    from dovecote.notifications.timing import IMMEDIATE, schedules
+    from dovecote.notifications.windows import site_windows
 
     try:
         known = schedules()

@@ -84,7 +84,7 @@ class DeliveryScheduleForm(_DeliveryScheduleForm):
 
     def clean_windows(self) -> Any:
         """Refuse windows ``set_delivery_window`` would refuse."""
-        from dovecote.notifications.timing import parse_windows
+        from dovecote.notifications.windows import parse_windows
 
         value = self.cleaned_data.get("windows")
         try:
