@@ -8,13 +8,11 @@ the same rendered content (:func:`dovecote.delivery.resend.resend_deliveries`).
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template import engines
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
@@ -38,50 +36,6 @@ if TYPE_CHECKING:
 else:
     _DeliveryEventInline = admin.TabularInline
     _DeliveryAdmin = admin.ModelAdmin
-
-
-# Templates as strings: the admin needs only two small ones.
-_CHANGE_LIST_TEMPLATE = """{% extends "admin/change_list.html" %}{% load i18n %}
-{% block object-tools-items %}
-<li><a href="{% url 'admin:dovecote_delivery_notification_types' %}">{% translate "Notification types" %}</a></li>
-{{ block.super }}
-{% endblock %}"""  # noqa: E501
-
-_TYPES_TEMPLATE = """{% extends "admin/base_site.html" %}{% load i18n %}
-{% block breadcrumbs %}<div class="breadcrumbs">
-<a href="{% url 'admin:index' %}">{% translate "Home" %}</a>
-&rsaquo; <a href="{% url 'admin:app_list' app_label=opts.app_label %}">{{ opts.app_config.verbose_name }}</a>
-&rsaquo; <a href="{% url 'admin:dovecote_delivery_changelist' %}">{{ opts.verbose_name_plural|capfirst }}</a>
-&rsaquo; {{ title }}</div>{% endblock %}
-{% block content %}<div id="content-main">
-{% if types %}
-<table id="notification-types">
-<thead><tr>
-<th>{% translate "Name" %}</th><th>{% translate "Display name" %}</th>
-<th>{% translate "Channels" %}</th><th>{% translate "Required" %}</th>
-<th>{% translate "Templates" %}</th><th></th>
-</tr></thead>
-<tbody>
-{% for type in types %}
-<tr class="notification-type" data-name="{{ type.name }}">
-<td><code>{{ type.name }}</code></td>
-<td>{{ type.display_name }}{% if type.description %}<br><small>{{ type.description }}</small>{% endif %}</td>
-<td>{% for c in type.channel_info %}<span title="{{ c.description }}">{{ c.display_name }}</span> <code>{{ c.name }}</code>{% if not forloop.last %}, {% endif %}{% endfor %}</td>
-<td>{% if type.required %}{% translate "yes" %}{% else %}{% translate "no" %}{% endif %}</td>
-<td>{% for t in type.templates %}<div class="{% if t.exists %}template-found{% elif t.optional %}template-optional{% else %}template-missing{% endif %}">
-{{ t.channel }}: <code>{{ t.path }}</code> {% if t.exists %}✓{% elif t.optional %}({% translate "optional, absent" %}){% else %}<strong>{% translate "missing" %}</strong>{% endif %}</div>
-{% endfor %}{% for problem in type.problems %}<div class="template-missing"><strong>{{ problem }}</strong></div>{% endfor %}</td>
-<td><a href="{% url 'admin:dovecote_delivery_changelist' %}?notification={{ type.name|urlencode }}">{% translate "Deliveries" %}</a></td>
-</tr>
-{% endfor %}
-</tbody></table>
-{% else %}<p>{% translate "No notification types are registered." %}</p>{% endif %}
-</div>{% endblock %}"""  # noqa: E501
-
-
-@cache
-def _template(source: str) -> Any:
-    return engines["django"].from_string(source)
 
 
 class NotificationListFilter(admin.SimpleListFilter):
@@ -233,6 +187,8 @@ class DeliveryAdmin(_DeliveryAdmin):
             },
         ),
     )
+    #: Adds a link to the notification types page to the object tools.
+    change_list_template = "dovecote/admin/delivery_change_list.html"
     readonly_fields = (
         "recipient_display",
         "address_display",
@@ -241,11 +197,6 @@ class DeliveryAdmin(_DeliveryAdmin):
         "html_preview",
         "data_json",
     )
-
-    @property
-    def change_list_template(self) -> Any:  # type: ignore[override]
-        """Add a link to the notification types page to the object tools."""
-        return _template(_CHANGE_LIST_TEMPLATE)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
         return super().get_queryset(request).select_related("user", "dispatch")
@@ -366,7 +317,9 @@ class DeliveryAdmin(_DeliveryAdmin):
             "title": _("Notification types"),
             "types": registered_types(),
         }
-        return TemplateResponse(request, _template(_TYPES_TEMPLATE), context)
+        return TemplateResponse(
+            request, "dovecote/admin/notification_types.html", context
+        )
 
 
 __all__ = ["DeliveryAdmin", "DeliveryEventInline", "NotificationListFilter"]
