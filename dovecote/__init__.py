@@ -6,6 +6,7 @@ The public API is imported lazily so that ``import dovecote`` (and
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers see; at run time, __getattr__ below
@@ -54,7 +55,6 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dovecote' has no attribute {name!r}")
-    import importlib
 
     return getattr(importlib.import_module(module), name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class DovecoteConfig(AppConfig):
@@ -17,8 +18,7 @@ class DovecoteConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.utils.module_loading import autodiscover_modules
-
+        # Here, not at the top: these use models, which load after apps.py.
         from . import checks  # noqa: F401  (registers the checks)
         from .delivery import (
             digests,  # noqa: F401  (settles digests' items)
@@ -34,6 +34,7 @@ class DovecoteConfig(AppConfig):
 def connect_anymail() -> bool:
     """Connect the anymail tracking receiver; return False without anymail."""
     try:
+        # anymail is an optional dependency.
         from anymail.signals import tracking
     except ImportError:
         return False

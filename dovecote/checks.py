@@ -38,9 +38,27 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
+from dovecote.channels import get_channels
+from dovecote.channels.email import MAILER_PREFIX, EmailChannel
+from dovecote.compat import (
+    DJANGO_6,
+    HAS_MAILERS,
+    TASKS_API_MISSING,
+    TASKS_BACKPORT,
+    mailers_configured,
+    tasks_api,
+)
 from dovecote.conf import setting
+from dovecote.delivery.chunks import check_lease, delivery_time_bound
+from dovecote.notifications.registry import registered_notifications
+from dovecote.notifications.timing import IMMEDIATE, schedules
+from dovecote.notifications.windows import site_windows
+from dovecote.redaction import is_https_url
+from dovecote.rendering import TemplateCache, template_path
+from dovecote.views.outbox import is_outbox_public
 
 if TYPE_CHECKING:
     from dovecote.channels.base import Channel
@@ -52,8 +70,6 @@ def _channels_or_none() -> dict[str, Channel] | None:
     :func:`check_settings` reports the misconfiguration (``dovecote.E001``);
     every other check that needs the channels just stays quiet then.
     """
-    from dovecote.channels import get_channels
-
     try:
         return get_channels()
     except ImproperlyConfigured:
@@ -77,7 +93,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="dovecote.E003",
                 )
             )
-    from dovecote.channels import get_channels
 
     try:
         channels = get_channels()
@@ -106,9 +121,6 @@ def check_notifications(
     app_configs: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Check each registered type's channels and templates."""
-    from dovecote.notifications.registry import registered_notifications
-    from dovecote.rendering import TemplateCache, template_path
-
     channels = _channels_or_none()
     if channels is None:
         return []  # reported by check_settings
@@ -160,8 +172,6 @@ def check_dev_outbox(
     app_configs: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Warn while the development outbox is open to anyone."""
-    from dovecote.views.outbox import is_outbox_public
-
     if not is_outbox_public():
         return []
     return [
@@ -192,8 +202,6 @@ def check_unsubscribe_base_url(
     app_configs: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Warn when email goes out with no usable base URL for its unsubscribe links."""
-    from dovecote.redaction import is_https_url
-
     channels = _channels_or_none()
     if channels is None:
         return []  # reported by check_settings
@@ -220,8 +228,6 @@ def check_tasks_api(
     app_configs: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Check that a Tasks API is importable, and the right one is configured."""
-    from dovecote.compat import DJANGO_6, TASKS_API_MISSING, TASKS_BACKPORT, tasks_api
-
     if tasks_api() is None:
         return [
             checks.Error(
@@ -232,7 +238,6 @@ def check_tasks_api(
         ]
     if not DJANGO_6:
         return []
-    from django.conf import settings
 
     alias = setting("DOVECOTE_TASK_BACKEND")
     path = str((getattr(settings, "TASKS", {}) or {}).get(alias, {}).get("BACKEND", ""))
@@ -252,16 +257,11 @@ def check_tasks_api(
 @checks.register("dovecote")
 def check_mailers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Check the mailer aliases that email channels name (Django 6.1)."""
-    from dovecote.channels.email import MAILER_PREFIX, EmailChannel
-    from dovecote.compat import HAS_MAILERS, mailers_configured
-
     channels = _channels_or_none()
     if channels is None:
         return []  # reported by check_settings
     errors: list[checks.CheckMessage] = []
     if mailers_configured():
-        from django.conf import settings
-
         known = list(settings.MAILERS)
     else:
         known = ["default"] if HAS_MAILERS else []
@@ -301,10 +301,6 @@ def check_mailers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
 @checks.register("dovecote")
 def check_timing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Check the digest schedules, the site's delivery windows, types' frequencies."""
-    from dovecote.notifications.registry import registered_notifications
-    from dovecote.notifications.timing import IMMEDIATE, schedules
-    from dovecote.notifications.windows import site_windows
-
     try:
         known = schedules()
         site_windows()
@@ -330,10 +326,6 @@ def check_timing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
 @checks.register("dovecote", checks.Tags.urls)
 def check_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn when the unsubscribe and preference pages cannot be linked to."""
-    from django.urls import NoReverseMatch, reverse
-
-    from dovecote.notifications.registry import registered_notifications
-
     if not registered_notifications():
         return []
     try:
@@ -358,8 +350,6 @@ def check_delivery_timing(
     app_configs: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Check that the lease outlasts the longest send of each channel."""
-    from dovecote.delivery.chunks import check_lease, delivery_time_bound
-
     channels = _channels_or_none()
     if channels is None:
         return []  # reported by check_settings

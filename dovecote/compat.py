@@ -18,6 +18,9 @@ from __future__ import annotations
 from importlib.util import find_spec
 
 import django
+from django.conf import settings
+from django.core.mail.backends.filebased import EmailBackend
+from django.utils.module_loading import import_string
 
 #: True on Django 6.0 and later (``django.tasks`` exists).
 DJANGO_6 = django.VERSION >= (6, 0)
@@ -51,7 +54,6 @@ def mailers_configured() -> bool:
     """Return True when this Django has mailers and the settings define ``MAILERS``."""
     if not HAS_MAILERS:
         return False
-    from django.conf import settings
 
     return hasattr(settings, "MAILERS")
 
@@ -64,14 +66,11 @@ def email_file_paths() -> list[str]:
     default mailer's. Django 5.2 and 6.0: ``EMAIL_FILE_PATH`` if set. Read
     so that no deprecated setting is touched.
     """
-    from django.conf import settings
-
     if not HAS_MAILERS:
         path = getattr(settings, "EMAIL_FILE_PATH", None)
         return [str(path)] if path else []
+    # Django 6.1 only (HAS_MAILERS): earlier versions have no mailers.
     from django.core.mail import mailers  # type: ignore[attr-defined]
-    from django.core.mail.backends.filebased import EmailBackend
-    from django.utils.module_loading import import_string
 
     if not mailers_configured():
         try:

@@ -18,8 +18,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.template import Context, TemplateDoesNotExist, TemplateSyntaxError
+from django.template.base import FilterExpression, Variable, VariableNode
+from django.template.defaulttags import FirstOfNode, ForNode, IfNode
 from django.template.loader import get_template
 from django.utils.module_loading import import_string
 
@@ -61,9 +64,8 @@ def current_site() -> Any:
 
     ``DOVECOTE_SITE_NAME`` and ``DOVECOTE_BASE_URL`` fill the simple one.
     """
-    from django.apps import apps
-
     if apps.is_installed("django.contrib.sites"):
+        # django.contrib.sites is optional: its models import only when installed.
         from django.contrib.sites.models import Site
 
         return Site.objects.get_current()
@@ -209,9 +211,6 @@ class SampleValue:
 
 def template_variables(template: Any) -> list[str]:
     """Return the root names of the variables a Django template reads, in order."""
-    from django.template.base import FilterExpression, Variable, VariableNode
-    from django.template.defaulttags import FirstOfNode, ForNode, IfNode
-
     nodelist = getattr(getattr(template, "template", template), "nodelist", None)
     if nodelist is None:
         return []

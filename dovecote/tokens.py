@@ -30,7 +30,9 @@ from django.core import signing
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
+from dovecote.channels import get_channel
 from dovecote.conf import setting
+from dovecote.exceptions import BackendDoesNotExist
 
 __all__ = [
     "UnsubscribeTarget",
@@ -230,9 +232,6 @@ def _legacy_keystream(key: str, nonce: bytes, length: int) -> bytes:
 
 
 def _protocol_of(channel: str) -> str:
-    from dovecote.channels import get_channel
-    from dovecote.exceptions import BackendDoesNotExist
-
     try:
         return get_channel(channel).protocol or channel
     except BackendDoesNotExist:

@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -21,10 +22,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from dovecote.delivery.resend import resend_deliveries
+from dovecote.management.notification_types import registered_types
 from dovecote.models import (
     Delivery,
     DeliveryEvent,
 )
+from dovecote.notifications.registry import registered_notifications
 from dovecote.redaction import redact_text
 
 # The admin classes are generic only for type checkers: subscripting them at
@@ -54,8 +57,6 @@ class NotificationListFilter(admin.SimpleListFilter):
         self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
     ) -> list[tuple[str, str]]:
         """Return the registered types by display name, and the chosen one."""
-        from dovecote.notifications.registry import registered_notifications
-
         choices = {
             n.name: f"{n.display_name or n.name} ({n.name})"
             for n in registered_notifications()
@@ -305,10 +306,6 @@ class DeliveryAdmin(_DeliveryAdmin):
 
     def notification_types_view(self, request: HttpRequest) -> HttpResponse:
         """List the registered notification types, channels and templates."""
-        from django.core.exceptions import PermissionDenied
-
-        from dovecote.management.notification_types import registered_types
-
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         context = {

@@ -12,6 +12,8 @@ from dovecote.models import (
     GroupPreference,
     Preference,
 )
+from dovecote.notifications.timing import get_zone
+from dovecote.notifications.windows import parse_windows
 
 # The admin classes are generic only for type checkers: subscripting them at
 # run time needs django_stubs_ext.monkeypatch(), which dovecote does not
@@ -72,8 +74,6 @@ class DeliveryScheduleForm(_DeliveryScheduleForm):
 
     def clean_time_zone(self) -> str:
         """Refuse a name that is not an IANA time zone."""
-        from dovecote.notifications.timing import get_zone
-
         value = str(self.cleaned_data.get("time_zone") or "")
         if value:
             try:
@@ -84,8 +84,6 @@ class DeliveryScheduleForm(_DeliveryScheduleForm):
 
     def clean_windows(self) -> Any:
         """Refuse windows ``set_delivery_window`` would refuse."""
-        from dovecote.notifications.windows import parse_windows
-
         value = self.cleaned_data.get("windows")
         try:
             parse_windows(value)

@@ -22,7 +22,9 @@ from dovecote.channels.connections import (
     transport_connection,
 )
 from dovecote.channels.outcome import Outcome, Rendered
+from dovecote.channels.routing import default_route
 from dovecote.models import Address, DeliveryEvent, Suppression
+from dovecote.rendering import TemplateCache
 from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
@@ -139,8 +141,6 @@ class Channel:
         ``inbox``. Return "" when the user has no address. Override it on a
         custom channel (``return user.pager_number``).
         """
-        from dovecote.channels.routing import default_route
-
         return default_route(user, self.protocol)
 
     def validate_address(self, address: str) -> str:
@@ -167,8 +167,6 @@ class Channel:
         Text (``.txt``) templates are not autoescaped. A missing template
         raises ``RenderError``, or gives "" if ``optional``.
         """
-        from dovecote.rendering import TemplateCache
-
         cache = getattr(notification, "_dovecote_templates", None)
         if cache is None:
             cache = TemplateCache(notification.name)

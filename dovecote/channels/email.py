@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.smtp import EmailBackend
 from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 from django.utils.module_loading import import_string
@@ -111,13 +112,13 @@ class EmailChannel(Channel):
         """
         transport = transport or self.default_backend()
         if transport.startswith(MAILER_PREFIX):
+            # Django 6.1 only (HAS_MAILERS): earlier versions have no mailers.
             from django.core.mail import mailers  # type: ignore[attr-defined]
 
             alias = transport.removeprefix(MAILER_PREFIX)
             connection = mailers[alias]
             cls = type(connection)
             return connection, f"{transport} ({cls.__module__}.{cls.__qualname__})"
-        from django.core.mail.backends.smtp import EmailBackend
 
         klass = import_string(transport)
         kwargs: dict[str, Any] = {}
@@ -162,7 +163,6 @@ class EmailChannel(Channel):
             klass = import_string(transport)
         except ImportError:
             return None
-        from django.core.mail.backends.smtp import EmailBackend
 
         if isinstance(klass, type) and issubclass(klass, EmailBackend):
             return 8 * self.smtp_timeout()

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.exceptions import InvalidAddress
+from dovecote.models import InboxMessage
 from dovecote.rendering import collapse_line
 from dovecote.status import DeliveryStatus
 
@@ -64,8 +65,6 @@ class InboxChannel(Channel):
         self, deliveries: Sequence[Delivery], transport: str
     ) -> list[Outcome]:
         """Create the inbox messages in one query; a retried one is not doubled."""
-        from dovecote.models import InboxMessage
-
         done = set(
             InboxMessage.objects.filter(
                 delivery_id__in=[d.pk for d in deliveries]

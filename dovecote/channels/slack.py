@@ -7,11 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
+from dovecote import chat
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.channels.connections import transport_connection
 from dovecote.channels.sms import is_thread_safe, send_per_delivery
+from dovecote.chat.escaping import finish, finish_blocks, marking
+from dovecote.chat.validation import validate_webhook_url
 from dovecote.conf import setting
 from dovecote.exceptions import RenderError
+from dovecote.rendering import TemplateCache, template_path
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -43,8 +47,6 @@ class SlackWebhookChannel(Channel):
 
     def validate_address(self, address: str) -> str:
         """Return the webhook URL if it may be posted to, else raise."""
-        from dovecote.chat.validation import validate_webhook_url
-
         return validate_webhook_url(address.strip())
 
     def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
@@ -57,8 +59,6 @@ class SlackWebhookChannel(Channel):
         ``slack_blocks`` (built in Python) win over ``slack-webhook.json``,
         which is then not rendered; they are posted as given.
         """
-        from dovecote.chat.escaping import finish, finish_blocks, marking
-
         with marking() as nonce:
             text = self.render_template(notification, "slack-webhook.txt", context)
             text = finish(text.strip(), nonce)
@@ -79,8 +79,6 @@ class SlackWebhookChannel(Channel):
         not a list of blocks or an object with ``blocks``, or has more
         blocks than Slack takes.
         """
-        from dovecote.rendering import TemplateCache, template_path
-
         cache = getattr(notification, "_dovecote_templates", None)
         if cache is None:
             cache = TemplateCache(notification.name)
@@ -136,8 +134,6 @@ class SlackWebhookChannel(Channel):
         self, deliveries: Sequence[Delivery], transport: str
     ) -> list[Outcome]:
         """Post one message per delivery in one call; map each result."""
-        from dovecote import chat
-
         path = transport or str(setting("CHAT_BACKEND"))
         with transport_connection(
             path,

@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.utils.crypto import salted_hmac
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+from dovecote import sms
 from dovecote.channels.base import Channel, Outcome, Rendered
 from dovecote.channels.connections import transport_connection
 from dovecote.conf import setting
 from dovecote.failures import FailureKind, classify_http_status
+from dovecote.http import HttpBackend
 from dovecote.results import RecipientResult
+from dovecote.sms.phonenumbers import normalize_number
 from dovecote.status import RESULT_INVALID, DeliveryStatus
 
 if TYPE_CHECKING:
@@ -35,8 +40,6 @@ class SmsChannel(Channel):
 
     def validate_address(self, address: str) -> str:
         """Return the number in E.164 form, or raise ``InvalidAddress``."""
-        from dovecote.sms.phonenumbers import normalize_number
-
         return normalize_number(address.strip())
 
     def render(self, notification: Any, context: dict[str, Any]) -> Rendered:
@@ -62,8 +65,6 @@ class SmsChannel(Channel):
         self, deliveries: Sequence[Delivery], transport: str
     ) -> list[Outcome]:
         """Send one message per delivery in one call; map each result."""
-        from dovecote import sms
-
         path = transport or str(setting("SMS_BACKEND"))
         with transport_connection(
             path,
@@ -88,10 +89,6 @@ def is_thread_safe(path: str) -> bool:
     The pooled HTTP backends are (one session, a semaphore bounding the
     requests in flight); others get one connection per sending thread.
     """
-    from django.utils.module_loading import import_string
-
-    from dovecote.http import HttpBackend
-
     try:
         klass = import_string(path)
     except ImportError:
@@ -129,8 +126,6 @@ def delivery_idempotency_key(delivery: Delivery) -> str:
     so that two sites (staging, production) sharing a provider account
     never send the same key for different messages.
     """
-    from django.utils.crypto import salted_hmac
-
     created = delivery.created_at.isoformat() if delivery.created_at else ""
     digest = salted_hmac(
         # An explicit algorithm: Django 6.1 deprecates the sha1 default.

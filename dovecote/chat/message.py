@@ -47,6 +47,7 @@ class ChatMessage:
 
     def get_connection(self, fail_silently: bool = False) -> BaseChatBackend:
         """Return this message's connection, creating the default one if unset."""
+        # Import cycle: dovecote.chat imports this module.
         from dovecote.chat import get_connection
 
         if not self.connection:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils.safestring import mark_safe
 
+from dovecote import tokens
 from dovecote.channels import Rendered
 from dovecote.models import Delivery
 from dovecote.rendering import (
@@ -110,8 +111,6 @@ def render_digest(
     (by ``batch_key``), ``total``, ``recipient``, ``user``, ``site``,
     ``preferences_url``, ``frequency``, ``channel``.
     """
-    from dovecote import tokens
-
     items = _items(rows)
     context: dict[str, Any] = {
         "items": items,

@@ -46,6 +46,7 @@ from dovecote.delivery.digest_render import (
     digest_frequency,
     render_digest,
 )
+from dovecote.delivery.outbox import schedule_on_commit
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus, Dispatch
 from dovecote.signals import digest_sent, post_deliver
 
@@ -139,8 +140,6 @@ class _Raced(Exception):
 def _build_page(
     groups: Sequence[tuple[str, str, datetime]], now: datetime
 ) -> list[int]:
-    from dovecote.delivery.outbox import schedule_on_commit
-
     wanted = set(groups)
     recipients = {recipient for recipient, _, _ in groups}
     try:

@@ -35,6 +35,10 @@ from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from dovecote.conf import setting
+from dovecote.delivery.recovery import recover
+from dovecote.delivery.worker import deliver
+from dovecote.models import Delivery
+from dovecote.signals import notification_sent, post_deliver, pre_deliver
 from dovecote.status import DeliveryStatus
 
 __all__ = ["EmbeddedScheduler", "is_needed", "scheduler", "wake"]
@@ -44,6 +48,8 @@ logger = logging.getLogger("dovecote.delivery")
 
 def cannot_defer() -> bool:
     """Return True if the task backend cannot run a task later (immediate)."""
+    # Imported on use: without a Tasks API dovecote still loads (check E030
+    # says what is missing), and the 5.2 backport patches Django on import.
     from dovecote.delivery.tasks import supports_defer
 
     try:
@@ -126,9 +132,6 @@ class EmbeddedScheduler:
 
     def _cycle(self) -> float:
         """Send what is due; return seconds until the next due delivery."""
-        from dovecote.delivery.recovery import recover
-        from dovecote.delivery.worker import deliver
-
         idle = float(setting("DOVECOTE_EMBEDDED_SCHEDULER_IDLE"))
         # The sweep first: expired leases, due digests (held deliveries),
         # and due rows, which the immediate backend sends inline.
@@ -148,8 +151,6 @@ class EmbeddedScheduler:
 
 def next_due() -> datetime | None:
     """Return when the earliest queued or held delivery is due, or None."""
-    from dovecote.models import Delivery
-
     found: datetime | None = (
         Delivery.objects.filter(status__in=(DeliveryStatus.QUEUED, DeliveryStatus.HELD))
         .order_by("available_at")
@@ -195,7 +196,6 @@ def _on_notification_sent(sender: Any, result: Any, **kwargs: Any) -> None:
     ]
     if not ids:
         return
-    from dovecote.models import Delivery
 
     # Only a send_at in the future waits; inside the caller's transaction
     # everything is still queued, to be sent on commit.
@@ -248,8 +248,6 @@ def _stop_at_exit() -> None:
 
 def connect() -> None:
     """Connect the signal receivers (called from ``DovecoteConfig.ready``)."""
-    from dovecote.signals import notification_sent, post_deliver, pre_deliver
-
     pre_deliver.connect(_on_pre_deliver, dispatch_uid="dovecote.embedded.pre")
     post_deliver.connect(_on_post_deliver, dispatch_uid="dovecote.embedded.post")
     notification_sent.connect(
@@ -260,8 +258,6 @@ def connect() -> None:
 
 def wait_until_idle(timeout: float = 10.0) -> bool:
     """Wait until nothing queued is due; return False on timeout (for tests)."""
-    from dovecote.models import Delivery
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not Delivery.objects.filter(

@@ -33,6 +33,8 @@ def schedule_on_commit(
     batch_size = setting("DOVECOTE_BATCH_SIZE")
 
     def enqueue() -> None:
+        # Imported on use: without a Tasks API dovecote still loads (check E030
+        # says what is missing), and the 5.2 backport patches Django on import.
         from dovecote.delivery.tasks import enqueue_delivery
 
         for start in range(0, len(ids), batch_size):

@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from dovecote.channels import get_channels
 from dovecote.conf import setting
+from dovecote.delivery.claims import clock_now
+from dovecote.delivery.digests import build_due_digests, settle_digests
 from dovecote.delivery.retry import max_attempts
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 
@@ -51,8 +53,6 @@ def requeue_grace() -> float:
 
 
 def _clock(now: datetime | None) -> Any:
-    from dovecote.delivery.claims import clock_now
-
     return now if now is not None else clock_now()
 
 
@@ -142,8 +142,6 @@ def recover(
     grace = requeue_grace() if grace is None else grace
     result = take_over_expired(now)
     # Digests (docs/timing.md): build the due ones, settle finished ones.
-    from dovecote.delivery.digests import build_due_digests, settle_digests
-
     result.digests = build_due_digests(now)
     settle_digests()
     lease = timedelta(seconds=setting("DOVECOTE_LEASE_SECONDS"))
@@ -179,6 +177,8 @@ def recover(
 
 
 def _enqueue(ids: list[int], mark_until: Any, result: Recovery) -> bool:
+    # Imported on use: without a Tasks API dovecote still loads (check E030
+    # says what is missing), and the 5.2 backport patches Django on import.
     from dovecote.delivery.tasks import enqueue_delivery
 
     # Mark first: with the immediate backend the task runs (and may requeue

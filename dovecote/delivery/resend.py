@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.db.models import QuerySet
 
+from dovecote.delivery.outbox import schedule_on_commit
 from dovecote.models import (
     Delivery,
     DeliveryEvent,
@@ -117,7 +118,6 @@ def resend_deliveries(
             )
             result.originals.append(delivery)
             result.created.append(copy)
-        from dovecote.delivery.outbox import schedule_on_commit
 
         schedule_on_commit([copy.pk for copy in result.created])
     return result

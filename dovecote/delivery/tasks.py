@@ -16,6 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dovecote.compat import TASKS_API_MISSING
 from dovecote.conf import setting
+from dovecote.delivery.recovery import recover
+from dovecote.delivery.worker import deliver
 
 if TYPE_CHECKING:  # the backport is typed; django.tasks has the same API
     from django_tasks import task, task_backends
@@ -41,16 +43,12 @@ __all__ = [
 @task()
 def deliver_task(delivery_ids: list[int]) -> int:
     """Claim and send the given deliveries (those still due); return how many."""
-    from dovecote.delivery.worker import deliver
-
     return len(deliver(delivery_ids))
 
 
 @task()
 def recover_task(grace: float | None = None) -> int:
     """Run the recovery sweep; return how many deliveries it enqueued."""
-    from dovecote.delivery.recovery import recover
-
     return len(recover(grace=grace).enqueued)
 
 

@@ -55,6 +55,7 @@ from dovecote.delivery.outcomes import (
     write_outcomes,
 )
 from dovecote.delivery.pipeline import Pipeline
+from dovecote.delivery.recovery import recover
 from dovecote.models import Delivery
 
 # The names below lived in this module before it was split by job; they
@@ -135,6 +136,8 @@ def deliver(
 
 def schedule_retries(retries: Sequence[Delivery]) -> None:
     """Enqueue a task for deliveries put back for a retry, if the backend defers."""
+    # Imported on use: without a Tasks API dovecote still loads (check E030
+    # says what is missing), and the 5.2 backport patches Django on import.
     from dovecote.delivery.tasks import enqueue_delivery, supports_defer
 
     try:
@@ -236,8 +239,6 @@ class Worker:
         return len(claimed)
 
     def _sweep(self) -> None:
-        from dovecote.delivery.recovery import recover
-
         # A polling worker needs only the takeover of expired leases: due
         # rows are claimed by the poll anyway.
         with_db_retry(

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ImproperlyConfigured
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 
+from dovecote.channels import get_channels
 from dovecote.notifications.base import Notification
+from dovecote.notifications.registry import registered_notifications
 from dovecote.rendering import find_template
 
 
@@ -43,8 +45,6 @@ class ChannelInfo:
 
 def configured_channels() -> list[ChannelInfo]:
     """Return the channels of ``DOVECOTE_CHANNELS``, in settings order."""
-    from dovecote.channels import get_channels
-
     return [
         ChannelInfo(c.name, str(c.display_name), str(c.description or ""), c.protocol)
         for c in get_channels().values()
@@ -81,8 +81,6 @@ def template_statuses(
 
     Raise ``ImproperlyConfigured`` if the channel is not configured.
     """
-    from dovecote.channels import get_channels
-
     channel = get_channels().get(channel_name)
     if channel is None:
         raise ImproperlyConfigured(
@@ -137,6 +135,4 @@ def describe(notification: type[Notification]) -> NotificationType:
 
 def registered_types() -> list[NotificationType]:
     """Return every registered notification type, described, sorted by name."""
-    from dovecote.notifications.registry import registered_notifications
-
     return [describe(n) for n in registered_notifications()]

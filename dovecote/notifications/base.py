@@ -97,6 +97,7 @@ class Notification:
         **kwargs: Any,
     ) -> SendResult:
         """Send this notification; the same as ``send_notification(cls, ...)``."""
+        # Import cycle: dispatch imports this module.
         from dovecote.notifications.dispatch import send_notification
 
         return send_notification(cls, recipients, context, **kwargs)
@@ -109,6 +110,7 @@ class Notification:
         **kwargs: Any,
     ) -> SendResult:
         """Say who would receive it on which channel, writing and sending nothing."""
+        # Import cycle: dispatch imports this module.
         from dovecote.notifications.dispatch import explain_notification
 
         return explain_notification(cls, recipients, context, **kwargs)

@@ -20,6 +20,8 @@ from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from dovecote.channels import Rendered
+from dovecote.delivery.outbox import schedule_on_commit
+from dovecote.models import Delivery, Dispatch
 from dovecote.notifications import results
 from dovecote.notifications.base import Notification
 from dovecote.notifications.planning import _plan_chunks, _Planned, _start_plan
@@ -31,10 +33,10 @@ from dovecote.notifications.results import (
     _existing_result,
     _UserLoader,
 )
+from dovecote.signals import notification_sent
 from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
-    from dovecote.models import Delivery, Dispatch
     from dovecote.types import NotificationArg, Recipients
 
 __all__ = [
@@ -83,7 +85,6 @@ def send_notification(
             idempotency_key=idempotency_key,
             send_at=send_at,
         )
-    from dovecote.models import Delivery, Dispatch
 
     cls = get_notification(notification)
     if idempotency_key is not None:
@@ -122,7 +123,6 @@ def send_notification(
                 return _existing_result(cls, existing)
         else:
             dispatch = Dispatch.objects.create(notification=cls.name)
-        from dovecote.delivery.outbox import schedule_on_commit
 
         for index, planned in enumerate(_plan_chunks(plan, recipients, render=True)):
             rows = [_row(dispatch, cls, item, available_at) for item in planned]
@@ -148,7 +148,6 @@ def send_notification(
     if scheduled and not transaction.get_connection(using).in_atomic_block:
         # Committed: an in-process task backend may have sent them already.
         _refresh(result)
-    from dovecote.signals import notification_sent
 
     notification_sent.send(sender=cls, notification=cls, result=result)
     return result
@@ -168,8 +167,6 @@ def explain_notification(
     Templates are not rendered. With an ``idempotency_key`` already used,
     return that earlier result.
     """
-    from dovecote.models import Dispatch
-
     cls = get_notification(notification)
     if idempotency_key is not None:
         existing = Dispatch.objects.filter(
@@ -211,6 +208,8 @@ def _available_at(send_at: datetime.datetime | None) -> datetime.datetime:
 
 
 def _supports_defer() -> bool:
+    # Imported on use: without a Tasks API dovecote still loads (check E030
+    # says what is missing), and the 5.2 backport patches Django on import.
     from dovecote.delivery.tasks import supports_defer
 
     return supports_defer()
@@ -222,8 +221,6 @@ def _row(
     item: _Planned,
     available_at: datetime.datetime,
 ) -> Delivery:
-    from dovecote.models import Delivery
-
     entry = item.entry
     rendered = item.rendered or Rendered()
     data = rendered.data
@@ -249,8 +246,6 @@ def _row(
 
 
 def _refresh(result: SendResult) -> None:
-    from dovecote.models import Delivery
-
     by_id = {
         e.delivery_id: e for e in result.entries if e.status == DeliveryStatus.QUEUED
     }

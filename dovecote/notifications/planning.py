@@ -16,8 +16,10 @@ from typing import Any
 from django.urls import NoReverseMatch
 from django.utils import timezone, translation
 
+from dovecote import tokens
 from dovecote.channels import Channel, Rendered, get_channel, get_channels
 from dovecote.exceptions import InvalidAddress
+from dovecote.models import Suppression
 from dovecote.notifications import results
 from dovecote.notifications.base import Notification
 from dovecote.notifications.preferences import (
@@ -116,8 +118,6 @@ def _plan_chunks(
 
 
 def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
-    from dovecote.models import Suppression
-
     cls, names, channel_of, seen = plan.cls, plan.names, plan.channel_of, plan.seen
     on_demand = _validate_on_demand([p for p in people if isinstance(p, Recipient)])
     users = [p for p in people if not isinstance(p, Recipient)]
@@ -359,10 +359,6 @@ def _render(plan: _Plan, planned: list[_Planned]) -> None:
 
 
 def _link(name: str, **kwargs: Any) -> str:
-    try:
-        from dovecote import tokens
-    except ImportError:
-        return ""
     try:
         return str(getattr(tokens, name)(**kwargs))
     except (NoReverseMatch, AttributeError):

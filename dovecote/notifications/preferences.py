@@ -14,8 +14,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import PermissionsMixin
 from django.db.models import Q
 
+from dovecote.exceptions import NotificationNotRegistered
+from dovecote.models import GroupPreference, Preference
 from dovecote.notifications.base import Notification
 from dovecote.notifications.registry import get_notification
 
@@ -47,8 +50,6 @@ class PreferenceResolver:
         notification: type[Notification] | Sequence[type[Notification]],
         users: Sequence[Any],
     ) -> None:
-        from dovecote.models import GroupPreference, Preference
-
         types = [notification] if isinstance(notification, type) else list(notification)
         #: The first (for one type, the only) type resolved.
         self.notification = types[0] if types else Notification
@@ -254,8 +255,6 @@ def unsubscribe(user: Any, notification: str, channel: str) -> None:
     same, so it holds if the type returns. Resolution still ignores it for
     a required type.
     """
-    from dovecote.exceptions import NotificationNotRegistered
-
     try:
         set_preference(user, notification, channel, False)
     except (NotificationNotRegistered, ValueError):
@@ -263,8 +262,6 @@ def unsubscribe(user: Any, notification: str, channel: str) -> None:
 
 
 def _store(user: Any, name: str, channel: str, values: dict[str, Any]) -> None:
-    from dovecote.models import Preference
-
     Preference.objects.update_or_create(
         user=user, notification=name, channel=channel, defaults=values
     )
@@ -279,8 +276,6 @@ def users_with_permissions(
     permission directly or through a group. A user model without
     ``PermissionsMixin`` is asked ``has_perm`` one by one.
     """
-    from django.contrib.auth.models import PermissionsMixin
-
     perms = list(permissions)
     active = {u.pk for u in users if getattr(u, "is_active", True)}
     if not perms:

@@ -13,6 +13,7 @@ from django.db.models import Model, QuerySet
 
 from dovecote.channels.routing import address_lookup, default_route
 from dovecote.conf import setting
+from dovecote.models import Address
 from dovecote.redaction import redact_text
 
 __all__ = [
@@ -198,8 +199,6 @@ class AddressBook:
     """
 
     def __init__(self, users: Sequence[Any], protocols: Iterable[str]) -> None:
-        from dovecote.models import Address
-
         self.protocols = set(protocols)
         self._stored: dict[tuple[Any, str], list[str]] = {}
         lookup = set(self.protocols) - {"inbox"}

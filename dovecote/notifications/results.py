@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib.auth import get_user_model
 
+from dovecote.models import Delivery
 from dovecote.notifications.base import Notification
 from dovecote.notifications.recipients import Recipient
 from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
-    from dovecote.models import Delivery, Dispatch
+    from dovecote.models import Dispatch
 
 __all__ = ["CHUNK_SIZE", "DeliveryResult", "SendResult", "SkipReason"]
 
@@ -165,8 +166,6 @@ class DeliveryResult:
     def delivery(self) -> Delivery | None:
         """Return the Delivery row (``None`` for an explanation), loaded once."""
         if self._delivery is None and self.delivery_id is not None:
-            from dovecote.models import Delivery
-
             self._delivery = Delivery.objects.filter(pk=self.delivery_id).first()
         return self._delivery
 
@@ -250,8 +249,6 @@ class SendResult:
     @property
     def deliveries(self) -> list[Delivery]:
         """Return the Delivery rows, skipped ones too, loaded in bulk."""
-        from dovecote.models import Delivery
-
         missing = [
             e for e in self.entries if e._delivery is None and e.delivery_id is not None
         ]

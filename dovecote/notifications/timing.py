@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from dovecote.conf import setting
+from dovecote.models import DeliverySchedule
 
 # Parsing windows moved to windows.py; these stay importable from here.
 from dovecote.notifications.windows import DAY_NAMES as DAY_NAMES
@@ -92,8 +93,6 @@ def user_time_zone(user: Any, schedule: Any = None) -> dt.tzinfo:
     if zone is not None:
         return zone
     if schedule is None and user is not None and getattr(user, "pk", None):
-        from dovecote.models import DeliverySchedule
-
         schedule = DeliverySchedule.objects.filter(user=user).first()
     if schedule is not None and schedule.time_zone:
         try:
@@ -244,8 +243,6 @@ class Schedules:
     """The delivery schedules of many users, loaded in one query."""
 
     def __init__(self, users: Sequence[Any]) -> None:
-        from dovecote.models import DeliverySchedule
-
         ids = [u.pk for u in users if getattr(u, "pk", None) is not None]
         self._rows = {
             row.user_id: row for row in DeliverySchedule.objects.filter(user_id__in=ids)

@@ -15,6 +15,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from dovecote.exceptions import NotificationNotRegistered
+from dovecote.models import Delivery, DeliverySchedule, DeliveryStatus
+from dovecote.notifications.registry import get_notification
 from dovecote.notifications.timing import (
     Schedules,
     get_zone,
@@ -37,8 +40,6 @@ def set_delivery_window(
     default); ``time_zone`` an IANA name (``None`` keeps the stored one,
     ``""`` clears it). Raise ``ValueError`` for bad input, storing nothing.
     """
-    from dovecote.models import DeliverySchedule
-
     parse_windows(windows)
     defaults: dict[str, Any] = {
         "windows": None if windows is None else {k: list(v) for k, v in windows.items()}
@@ -60,8 +61,6 @@ def pause_notifications(user: Any, until: dt.datetime | dt.timedelta) -> Any:
     waiting (queued but not yet claimed, held for a digest) wait too: they
     go out when the pause ends and the window is open. Return the schedule.
     """
-    from dovecote.models import DeliverySchedule
-
     if isinstance(until, dt.timedelta):
         until = timezone.now() + until
     if not isinstance(until, dt.datetime):
@@ -80,8 +79,6 @@ def pause_notifications(user: Any, until: dt.datetime | dt.timedelta) -> Any:
 
 def resume_notifications(user: Any) -> None:
     """End ``user``'s pause; what it held goes out now (the sweep sends it)."""
-    from dovecote.models import DeliverySchedule
-
     now = timezone.now()
     schedule = DeliverySchedule.objects.filter(user=user).first()
     if schedule is None or schedule.paused_until is None:
@@ -104,10 +101,6 @@ def _release_for(user: Any, at: dt.datetime) -> dt.datetime:
 
 def _pending(user: Any) -> Any:
     """Return ``user``'s unclaimed deliveries that windows and pauses apply to."""
-    from dovecote.exceptions import NotificationNotRegistered
-    from dovecote.models import Delivery, DeliveryStatus
-    from dovecote.notifications.registry import get_notification
-
     rows = Delivery.objects.filter(
         user=user, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.HELD]
     ).exclude(protocol="inbox")

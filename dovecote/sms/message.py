@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dovecote.conf import setting
 from dovecote.results import RecipientResult
+from dovecote.sms.phonenumbers import encoding_info
 
 if TYPE_CHECKING:
     from dovecote.sms.backends.base import BaseSmsBackend
@@ -27,8 +29,6 @@ class Message:
         recipients: Sequence[str] | None = None,
         connection: BaseSmsBackend | None = None,
     ) -> None:
-        from dovecote.conf import setting
-
         if isinstance(recipients, str):
             raise TypeError('"recipients" argument must be a list or tuple')
         self.body = body or ""
@@ -48,12 +48,11 @@ class Message:
     @property
     def encoding(self) -> SmsEncoding:
         """Return the encoding and segment count of the body."""
-        from dovecote.sms.phonenumbers import encoding_info
-
         return encoding_info(self.body)
 
     def get_connection(self, fail_silently: bool = False) -> BaseSmsBackend:
         """Return this message's connection, creating the default one if unset."""
+        # Import cycle: dovecote.sms imports this module.
         from dovecote.sms import get_connection
 
         if not self.connection:

@@ -19,12 +19,19 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.core import mail
+from django.test import override_settings
+from django.utils import timezone
+
+import dovecote.chat
+import dovecote.sms
 from dovecote.compat import HAS_MAILERS
+from dovecote.exceptions import InvalidAddress
+from dovecote.notifications.registry import get_notification
 from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
-    from django.test import override_settings
-
     from dovecote.models import Delivery, InboxMessage
 
 __all__ = [
@@ -71,12 +78,8 @@ def locmem_backends() -> override_settings:
     test runner does it: every ``MAILERS`` alias (or ``"default"``) becomes
     locmem, and the deprecated ``EMAIL_BACKEND`` is left alone.
     """
-    from django.test import override_settings
-
     values: dict[str, Any] = dict(LOCMEM_BACKENDS)
     if HAS_MAILERS:
-        from django.conf import settings
-
         email = values.pop("EMAIL_BACKEND")
         aliases = list(getattr(settings, "MAILERS", None) or ["default"])
         values["MAILERS"] = {alias: {"BACKEND": email} for alias in aliases}
@@ -86,11 +89,6 @@ def locmem_backends() -> override_settings:
 
 def reset_outboxes() -> None:
     """Empty ``mail.outbox``, ``dovecote.sms.outbox`` and ``dovecote.chat.outbox``."""
-    from django.core import mail
-
-    import dovecote.chat
-    import dovecote.sms
-
     mail.outbox = []
     dovecote.sms.outbox = []
     dovecote.chat.outbox = []
@@ -102,27 +100,22 @@ class Outbox:
     @property
     def email(self) -> list[Any]:
         """Return ``django.core.mail.outbox``."""
-        from django.core import mail
-
         return list(getattr(mail, "outbox", []))
 
     @property
     def sms(self) -> list[Any]:
         """Return ``dovecote.sms.outbox``."""
-        import dovecote.sms
-
         return list(dovecote.sms.outbox)
 
     @property
     def chat(self) -> list[Any]:
         """Return ``dovecote.chat.outbox``."""
-        import dovecote.chat
-
         return list(dovecote.chat.outbox)
 
     @property
     def inbox(self) -> list[InboxMessage]:
         """Return the inbox messages, oldest first."""
+        # Needs the app registry: the pytest plugin imports this module before setup.
         from dovecote.models import InboxMessage
 
         return list(InboxMessage.objects.order_by("created_at", "pk"))
@@ -140,8 +133,7 @@ def deliver_queued(notification: str | None = None) -> int:
 
     Use it where ``on_commit`` never fires (a test inside a transaction).
     """
-    from django.utils import timezone
-
+    # Needs the app registry: the pytest plugin imports this module before setup.
     from dovecote.delivery.worker import deliver
     from dovecote.models import Delivery
 
@@ -161,6 +153,7 @@ def flush_due(notification: str | None = None) -> int:
     sent, and finished digests' items are settled. Time is
     ``django.utils.timezone.now()`` (move it with :func:`frozen_time`).
     """
+    # Needs the app registry: the pytest plugin imports this module before setup.
     from dovecote.delivery.digests import build_due_digests, settle_digests
 
     build_due_digests()
@@ -177,8 +170,6 @@ class Clock:
 
     def now(self) -> dt.datetime:
         """Return the current (frozen) time, aware."""
-        from django.utils import timezone
-
         return timezone.now()
 
     def advance(
@@ -213,14 +204,13 @@ def frozen_time(start: dt.datetime | str | None = None) -> Iterator[Clock]:
     ``timezone.now()``, ``time.time()`` and ``datetime.now()`` all agree.
     """
     try:
+        # time-machine is optional (a dev extra).
         import time_machine
     except ImportError as exc:  # a dev dependency, not a runtime one
         raise ImportError(
             "dovecote.testing.frozen_time needs time-machine: pip install time-machine"
         ) from exc
     if start is None:
-        from django.utils import timezone
-
         start = timezone.now()
     with time_machine.travel(start, tick=False) as traveller:
         yield Clock(traveller)
@@ -238,9 +228,9 @@ def notifications_sent(
     ``recipient`` is a user, an address (matched exactly against
     ``Delivery.address``), a ``dovecote.Recipient``, or None for anyone.
     """
+    # Needs the app registry: the pytest plugin imports this module before setup.
     from dovecote.models import Delivery
     from dovecote.notifications.recipients import Recipient
-    from dovecote.notifications.registry import get_notification
 
     # A digest carries items that are counted themselves.
     rows = Delivery.objects.filter(status__in=statuses).exclude(
@@ -268,8 +258,8 @@ def _address_forms(
 ) -> list[str]:
     # A Delivery holds the address as its channel normalised it (E.164, a
     # lowercase email domain): match the address as typed and those forms.
+    # Needs the app registry: the pytest plugin imports this module before setup.
     from dovecote.channels import get_channels
-    from dovecote.exceptions import InvalidAddress
 
     forms = set(addresses) | {a.strip() for a in addresses}
     for channel in get_channels().values():

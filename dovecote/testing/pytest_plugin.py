@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 
 from dovecote.testing import (
     Clock,
@@ -25,8 +26,6 @@ from dovecote.testing import (
 
 @pytest.fixture(autouse=True, scope="session")
 def _dovecote_locmem_backends() -> Iterator[None]:
-    from django.conf import settings
-
     if not settings.configured:
         yield
         return

@@ -32,9 +32,18 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
+import dovecote.chat as chat
+import dovecote.sms as sms
+from dovecote.channels import get_channels
 from dovecote.compat import email_file_paths
 from dovecote.conf import setting
+from dovecote.notifications.recipients import Recipient
+from dovecote.notifications.registry import get_notification, registered_notifications
 from dovecote.redaction import redact_text, redact_url
+from dovecote.rendering import current_site, sample_placeholders
+from dovecote.sms.phonenumbers import encoding_info
+from dovecote.sms.utils import messages_from_bytes
+from dovecote.tokens import absolute_url, preferences_url
 
 #: The most files read from each file backend's directory, newest first.
 MAX_FILES = 50
@@ -166,8 +175,6 @@ def _render_preview(
 ) -> tuple[Any, Any, str]:
     if not is_outbox_enabled(request):
         raise Http404
-    from dovecote.channels import get_channels
-    from dovecote.notifications.registry import get_notification
 
     try:
         cls = get_notification(notification)
@@ -188,8 +195,6 @@ def _render_preview(
 
 
 def _protocol(channel: str) -> str:
-    from dovecote.channels import get_channels
-
     return str(get_channels()[channel].protocol)
 
 
@@ -201,10 +206,6 @@ def sample_context(cls: Any, channel: str) -> dict[str, Any]:
     variable its templates read and the sample does not give renders as
     ``[name]`` (``[new_user.name]``).
     """
-    from dovecote.notifications.recipients import Recipient
-    from dovecote.rendering import current_site
-    from dovecote.tokens import absolute_url, preferences_url
-
     placeholder = Recipient(
         email="recipient@example.com", phone="+15005550006", name="Ada Example"
     )
@@ -228,8 +229,6 @@ def sample_context(cls: Any, channel: str) -> dict[str, Any]:
     if callable(hook):
         context.update(hook() or {})
     # Anything the templates read and nobody gave shows as "[name]".
-    from dovecote.channels import get_channels
-    from dovecote.rendering import sample_placeholders
 
     chan = get_channels().get(channel)
     if chan is not None:
@@ -263,9 +262,6 @@ def captured_emails() -> list[dict[str, Any]]:
 
 def captured_sms() -> list[dict[str, Any]]:
     """Return the SMS in ``dovecote.sms.outbox`` and under ``SMS_FILE_PATH``."""
-    import dovecote.sms as sms
-    from dovecote.sms.utils import messages_from_bytes
-
     items = [
         {
             "source": "locmem",
@@ -299,8 +295,6 @@ def captured_chat() -> list[dict[str, Any]]:
 
     Webhook URLs are secrets: they are shown redacted.
     """
-    import dovecote.chat as chat
-
     items = [
         {
             "source": "locmem",
@@ -327,9 +321,6 @@ def captured_chat() -> list[dict[str, Any]]:
 
 
 def _preview_links() -> list[dict[str, Any]]:
-    from dovecote.channels import get_channels
-    from dovecote.notifications.registry import registered_notifications
-
     configured = get_channels()
     return [
         {
@@ -382,8 +373,6 @@ def _recent_files(path: Any, suffixes: tuple[str, ...]) -> list[Path]:
 
 
 def _encoding(body: str) -> dict[str, Any]:
-    from dovecote.sms.phonenumbers import encoding_info
-
     info = encoding_info(body)
     return {"encoding": info.encoding, "segments": info.segments, "units": info.units}
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from dovecote.channels import get_channels
 from dovecote.conf import setting
 from dovecote.models import Address, DeliverySchedule
 from dovecote.notifications import timing, user_timing
@@ -31,6 +32,7 @@ from dovecote.notifications.preferences import (
     set_frequency,
     set_preference,
 )
+from dovecote.notifications.registry import registered_notifications
 
 #: Prefix of a toggle's form field: ``pref:<notification>:<channel>``.
 FIELD_PREFIX = "pref:"
@@ -94,16 +96,12 @@ class Toggle:
     @property
     def label(self) -> str:
         """Return the channel's display name."""
-        from dovecote.channels import get_channels
-
         channel = get_channels().get(self.channel)
         return str(channel.display_name) if channel else self.channel
 
     @property
     def help_text(self) -> str:
         """Return the channel's description."""
-        from dovecote.channels import get_channels
-
         channel = get_channels().get(self.channel)
         return str(channel.description or "") if channel else ""
 
@@ -122,9 +120,6 @@ def preference_rows(user: Any) -> list[Row]:
     Read through ``PreferenceResolver``: three queries in all, whatever the
     number of types.
     """
-    from dovecote.channels import get_channels
-    from dovecote.notifications.registry import registered_notifications
-
     configured = list(get_channels())
     types = [
         cls
@@ -289,8 +284,6 @@ def _when(user: Any) -> dict[str, Any]:
 def _render(
     request: HttpRequest, rows: list[Row], error: str | None, status: int = 200
 ) -> HttpResponse:
-    from dovecote.channels import get_channels
-
     user: Any = request.user
     addresses = [
         {

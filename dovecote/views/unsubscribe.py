@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from dovecote.models import Suppression
 from dovecote.notifications import preferences as _preferences
+from dovecote.notifications.registry import get_notification
 from dovecote.tokens import UnsubscribeTarget, read_unsubscribe_token
 
 logger = logging.getLogger("dovecote.web")
@@ -106,8 +107,6 @@ def _user_or_none(pk: str) -> Any:
 
 def _notification_or_none(name: str) -> Any:
     try:
-        from dovecote.notifications.registry import get_notification
-
         return get_notification(name)
     except (ImportError, LookupError):
         return None

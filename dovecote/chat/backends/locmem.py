@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Sequence
 from typing import ClassVar
 
+import dovecote.chat
 from dovecote.chat.backends.base import BaseChatBackend
 from dovecote.chat.message import ChatMessage
 from dovecote.results import RecipientResult
@@ -25,8 +26,6 @@ class ChatBackend(BaseChatBackend):
 
     def send_messages(self, messages: Sequence[ChatMessage]) -> int:
         """Append the messages to the outbox; return the count appended."""
-        import dovecote.chat
-
         for message in messages:
             urls = self.prepare_recipients(message)
             message.results.extend(

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from dovecote.conf import setting
+from dovecote.models import WebhookReceipt
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -57,8 +58,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Delete (or count) the receipts past the retention."""
-        from dovecote.models import WebhookReceipt
-
         if options["older_than"] is not None:
             try:
                 retention = parse_duration(options["older_than"])

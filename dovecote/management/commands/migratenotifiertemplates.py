@@ -19,6 +19,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
+from dovecote.channels import get_channels
+from dovecote.notifications.registry import registered_notifications
+from dovecote.rendering import (
+    notifier_template_path,
+    template_path,
+)
+
 
 class Command(BaseCommand):
     """Copy ``notifier/<name>_<template>.txt`` to ``dovecote/<name>/<template>``."""
@@ -47,13 +54,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from dovecote.channels import get_channels
-        from dovecote.notifications.registry import registered_notifications
-        from dovecote.rendering import (
-            notifier_template_path,
-            template_path,
-        )
-
         renames: dict[str, str] = {}
         for pair in options["channel"]:
             old, sep, new = pair.partition("=")

@@ -11,7 +11,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from dovecote.exceptions import DovecoteError
-from dovecote.notifications.dispatch import SkipReason
+from dovecote.notifications.dispatch import (
+    SkipReason,
+    explain_notification,
+    send_notification,
+)
+from dovecote.notifications.recipients import Recipient
+from dovecote.notifications.registry import get_notification
 from dovecote.redaction import redact_text
 from dovecote.status import DeliveryStatus
 
@@ -61,12 +67,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from dovecote.notifications.dispatch import (
-            explain_notification,
-            send_notification,
-        )
-        from dovecote.notifications.registry import get_notification
-
         try:
             notification = get_notification(options["notification"])
         except DovecoteError as exc:
@@ -99,8 +99,6 @@ class Command(BaseCommand):
         return context
 
     def recipients(self, options: dict[str, Any]) -> list[Any]:
-        from dovecote.notifications.recipients import Recipient
-
         addresses = {
             key: options[key]
             for key in ("email", "phone", "slack_webhook")
@@ -185,8 +183,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def who(recipient: Any) -> str:
-        from dovecote.notifications.recipients import Recipient
-
         if isinstance(recipient, Recipient):
             return recipient.key
         return f"{recipient.get_username()} (id {recipient.pk})"

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Sequence
 from typing import ClassVar
 
+import dovecote.sms
 from dovecote.results import RecipientResult
 from dovecote.sms.backends.base import BaseSmsBackend
 from dovecote.sms.message import Message
@@ -28,8 +29,6 @@ class SmsBackend(BaseSmsBackend):
 
     def send_messages(self, messages: Sequence[Message]) -> int:
         """Append the messages to the outbox; return the count appended."""
-        import dovecote.sms
-
         for message in messages:
             recipients = self.prepare_recipients(message)
             if self.prepare_originator(message) is None:

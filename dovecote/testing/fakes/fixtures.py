@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import TypeVar
 
 import pytest
+from django.test import override_settings
 
 from dovecote.testing.fakes.base import FakeProvider
 from dovecote.testing.fakes.messagebird import FakeMessageBird
@@ -110,7 +111,5 @@ def fake_vonage(fake_vonage_server: FakeVonage) -> FakeVonage:
 @pytest.fixture
 def fake_slack(fake_slack_server: FakeSlack) -> Iterator[FakeSlack]:
     """Return the fake Slack server, emptied; its loopback URLs are allowed."""
-    from django.test import override_settings
-
     with override_settings(CHAT_ALLOW_INSECURE_LOOPBACK=True):
         yield _fresh(fake_slack_server)
