@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -39,28 +40,37 @@ def normalize_number(
     setting. Raise :class:`~dovecote.exceptions.InvalidAddress`, naming the
     value, if it is not a valid number.
     """
-    parsed: phonenumbers.PhoneNumber
     if isinstance(value, phonenumbers.PhoneNumber):
-        parsed = value
-    else:
-        if not isinstance(value, str):
-            raise InvalidAddress(f"{value!r} is not a phone number (not a string).")
-        region = region or setting("SMS_DEFAULT_REGION")
-        try:
-            parsed = phonenumbers.parse(value, region)
-        except phonenumbers.NumberParseException as exc:
-            reason = str(exc.args[0]).rstrip(".") if exc.args else "unparsable"
-            if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
-                reason = (
-                    "it has no valid country code; write it as +<country code> "
-                    "or set SMS_DEFAULT_REGION"
-                )
-            raise InvalidAddress(
-                f"{value!r} is not a valid phone number: {reason}."
-            ) from exc
+        return _valid_e164(value, repr(value))
+    if not isinstance(value, str):
+        raise InvalidAddress(f"{value!r} is not a phone number (not a string).")
+    return _normalize_text(value, region or setting("SMS_DEFAULT_REGION"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_text(value: str, region: str | None) -> str:
+    # Cached: a worker sends from the same originator, and often to the same
+    # numbers, many times; parsing and validating is the costly part of an
+    # SMS on the sending side. Invalid numbers raise and are not cached.
+    try:
+        parsed = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        reason = str(exc.args[0]).rstrip(".") if exc.args else "unparsable"
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            reason = (
+                "it has no valid country code; write it as +<country code> "
+                "or set SMS_DEFAULT_REGION"
+            )
+        raise InvalidAddress(
+            f"{value!r} is not a valid phone number: {reason}."
+        ) from exc
+    return _valid_e164(parsed, repr(value))
+
+
+def _valid_e164(parsed: phonenumbers.PhoneNumber, shown: str) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidAddress(
-            f"{value!r} is not a valid phone number: no such number exists "
+            f"{shown} is not a valid phone number: no such number exists "
             "in its country's numbering plan."
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
