@@ -4,7 +4,9 @@ Recipients are planned, rendered and written in chunks of ``CHUNK_SIZE``
 inside one ``atomic()``: a failure in any chunk (a bad on-demand address, a
 broken template) rolls back the chunks before it too, so a failure writes
 nothing and enqueues nothing. The rows are written inside the caller's
-transaction and enqueued, chunk by chunk, when it commits.
+transaction and enqueued, chunk by chunk, when it commits. With
+``atomic=False`` outside a transaction, each chunk commits and is enqueued as
+soon as it is written instead, so sending overlaps the rest of the fan-out.
 
 Planning and rendering live in :mod:`dovecote.notifications.planning`, the
 result types in :mod:`dovecote.notifications.results` (re-exported here).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, router, transaction
@@ -57,6 +60,7 @@ def send_notification(
     idempotency_key: str | None = None,
     send_at: datetime.datetime | None = None,
     explain: bool = False,
+    atomic: bool = True,
 ) -> SendResult:
     """Send a notification to ``recipients`` on each channel they want.
 
@@ -70,6 +74,12 @@ def send_notification(
 
     Recipients are planned, rendered and written ``CHUNK_SIZE`` at a time,
     so memory does not grow with the fan-out beyond the light result.
+    ``atomic=False`` (outside a transaction) commits and enqueues each chunk
+    as soon as it is written, the first ones small, so the first messages
+    are on the wire while later chunks are planned; an error in a later
+    chunk then leaves the chunks before it written and sending. Inside a
+    transaction it changes nothing. It cannot be combined with an
+    ``idempotency_key`` (``ValueError``).
 
     Raise ``NotificationNotRegistered`` for an unknown type,
     ``InvalidAddress`` for a malformed on-demand address and ``RenderError``
@@ -89,6 +99,11 @@ def send_notification(
     cls = get_notification(notification)
     if idempotency_key is not None:
         idempotency_key = _check_key(idempotency_key)
+        if not atomic:
+            raise ValueError(
+                "idempotency_key needs atomic=True: a retry after a failure "
+                "half-way would find the key and send nothing more."
+            )
         existing = Dispatch.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return _existing_result(cls, existing)
@@ -102,48 +117,48 @@ def send_notification(
     can_defer = _supports_defer()
 
     using = router.db_for_write(Delivery)
+    # atomic=False outside a transaction: each chunk commits (and is
+    # enqueued) as soon as it is written, and the first ones are small, so
+    # sending starts while later chunks are still being planned.
+    streaming = not atomic and not transaction.get_connection(using).in_atomic_block
     entries: list[DeliveryResult] = []
     users = _UserLoader()
     released = 0
     scheduled = False
-    with transaction.atomic(using=using):
-        if idempotency_key is not None:
-            try:
-                with transaction.atomic(using=using):
-                    dispatch = Dispatch.objects.create(
-                        notification=cls.name, idempotency_key=idempotency_key
-                    )
-            except IntegrityError:
-                # Another process took the key between the check and here.
-                existing = Dispatch.objects.filter(
-                    idempotency_key=idempotency_key
-                ).first()
-                if existing is None:
-                    raise
-                return _existing_result(cls, existing)
-        else:
-            dispatch = Dispatch.objects.create(notification=cls.name)
-
-        for index, planned in enumerate(_plan_chunks(plan, recipients, render=True)):
-            rows = [_row(dispatch, cls, item, available_at) for item in planned]
-            Delivery.objects.bulk_create(rows)
-            queued: dict[datetime.datetime | None, list[int]] = {}
-            for item, row in zip(planned, rows, strict=True):
-                item.entry.delivery_id = row.pk
-                entries.append(item.entry)
-                if row.status == DeliveryStatus.QUEUED:
-                    when = row.available_at if row.available_at > now else None
-                    queued.setdefault(when, []).append(row.pk)
-            del rows, planned  # the bodies: only ids stay
-            for when, ids in queued.items():
-                if when is None or can_defer:
-                    schedule_on_commit(ids, using=using, run_after=when)
-                    scheduled = True
+    dispatch: Dispatch | None = None
+    with transaction.atomic(using=using) if not streaming else nullcontext():
+        chunks = _plan_chunks(plan, recipients, render=True, ramp=streaming)
+        for index, planned in enumerate(chunks):
+            with transaction.atomic(using=using, savepoint=False):
+                if dispatch is None:
+                    made = _new_dispatch(cls, idempotency_key, using)
+                    if isinstance(made, SendResult):
+                        return made  # another process took the key
+                    dispatch = made
+                rows = [_row(dispatch, cls, item, available_at) for item in planned]
+                Delivery.objects.bulk_create(rows)
+                queued: dict[datetime.datetime | None, list[int]] = {}
+                for item, row in zip(planned, rows, strict=True):
+                    item.entry.delivery_id = row.pk
+                    entries.append(item.entry)
+                    if row.status == DeliveryStatus.QUEUED:
+                        when = row.available_at if row.available_at > now else None
+                        queued.setdefault(when, []).append(row.pk)
+                del rows, planned  # the bodies: only ids stay
+                for when, ids in queued.items():
+                    if when is None or can_defer:
+                        schedule_on_commit(ids, using=using, run_after=when)
+                        scheduled = True
             if index:
                 # Larger than one chunk: keep users' pks, not the users.
                 for entry in entries[released:]:
                     entry._release_user(users)
                 released = len(entries)
+        if dispatch is None:  # nobody to send to: the call is still recorded
+            made = _new_dispatch(cls, idempotency_key, using)
+            if isinstance(made, SendResult):
+                return made
+            dispatch = made
     result = SendResult(cls, entries, dispatch)
     if scheduled and not transaction.get_connection(using).in_atomic_block:
         # Committed: an in-process task backend may have sent them already.
@@ -151,6 +166,25 @@ def send_notification(
 
     notification_sent.send(sender=cls, notification=cls, result=result)
     return result
+
+
+def _new_dispatch(
+    cls: type[Notification], idempotency_key: str | None, using: str
+) -> Dispatch | SendResult:
+    """Create the call's Dispatch; the first call's result if the key is taken."""
+    if idempotency_key is None:
+        return Dispatch.objects.create(notification=cls.name)
+    try:
+        with transaction.atomic(using=using):
+            return Dispatch.objects.create(
+                notification=cls.name, idempotency_key=idempotency_key
+            )
+    except IntegrityError:
+        # Another process took the key between the check and here.
+        existing = Dispatch.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return _existing_result(cls, existing)
 
 
 def explain_notification(

@@ -42,6 +42,9 @@ from dovecote.notifications.timing import (
 from dovecote.rendering import current_site, processed_context
 from dovecote.status import DeliveryStatus
 
+#: The first chunk of a send that commits chunk by chunk (``atomic=False``).
+FIRST_CHUNK_SIZE = 100
+
 
 @dataclass
 class _Planned:
@@ -101,20 +104,24 @@ def _start_plan(
 
 
 def _plan_chunks(
-    plan: _Plan, recipients: Any, *, render: bool
+    plan: _Plan, recipients: Any, *, render: bool, ramp: bool = False
 ) -> Iterator[list[_Planned]]:
     """Yield the planned (and rendered) entries, ``CHUNK_SIZE`` people at a time.
 
     Each chunk costs the same queries (addresses, preferences, groups,
     group preferences, permissions, suppressions), whatever its size.
+    With ``ramp``, chunks start at ``FIRST_CHUNK_SIZE`` people and double up
+    to ``CHUNK_SIZE``, so the first rows are ready (and can be sent) soon.
     """
     people = iter_recipients(recipients, chunk_size=results.CHUNK_SIZE)
-    while chunk := list(itertools.islice(people, results.CHUNK_SIZE)):
+    size = min(FIRST_CHUNK_SIZE, results.CHUNK_SIZE) if ramp else results.CHUNK_SIZE
+    while chunk := list(itertools.islice(people, size)):
         planned = _plan_chunk(plan, chunk)
         del chunk
         if render:
             _render(plan, planned)
         yield planned
+        size = min(2 * size, results.CHUNK_SIZE)
 
 
 def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:

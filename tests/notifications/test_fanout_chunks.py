@@ -16,7 +16,7 @@ from dovecote import Notification, Recipient, register, send_notification
 from dovecote.delivery.recovery import recover
 from dovecote.exceptions import InvalidAddress, RenderError
 from dovecote.models import Address, Delivery, Dispatch
-from dovecote.notifications import results
+from dovecote.notifications import planning, results
 from dovecote.notifications.registry import unregister
 from tests.settings import TASKS_MODULE
 
@@ -253,3 +253,92 @@ def test_send_at_is_passed_to_a_backend_that_can_defer(chunk_size, settings):
     assert sorted(pk for r in enqueued for pk in r.args[0]) == sorted(
         Delivery.objects.values_list("pk", flat=True)
     )
+
+
+# atomic=False: each chunk commits and is sent as soon as it is written -----
+
+
+@pytest.fixture
+def small_first_chunk(monkeypatch):
+    monkeypatch.setattr(planning, "FIRST_CHUNK_SIZE", 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_atomic_false_sends_each_chunk_before_the_next_is_rendered(
+    chunk_size, small_first_chunk, monkeypatch
+):
+    seen = {}
+
+    def get_context(self, recipient, context):
+        # What had gone out when this recipient's message was rendered.
+        seen[recipient.name] = len(dovecote.sms.outbox)
+        return context
+
+    monkeypatch.setattr(FanoutChunks, "get_context", get_context)
+    result = send_notification("failover-fanout", people(25), atomic=False)
+    # Chunks of 3, 6, 10 and 6: each rendered after the ones before it were sent.
+    assert [seen[f"p{i}"] for i in (0, 2, 3, 8, 9, 18, 19, 24)] == [
+        0, 0, 3, 3, 9, 9, 19, 19,
+    ]  # fmt: skip
+    assert [e.status for e in result] == ["sent"] * 25
+    assert Dispatch.objects.count() == 1
+    assert len(dovecote.sms.outbox) == 25
+
+
+@pytest.mark.django_db(transaction=True)
+def test_atomic_false_error_in_a_later_chunk_keeps_the_chunks_before_it(
+    chunk_size, small_first_chunk
+):
+    with pytest.raises(RenderError, match="failover-fanout"):
+        send_notification(
+            "failover-fanout",
+            people(25, last_name="boom"),
+            {"bomb": Bomb()},
+            atomic=False,
+        )
+    # 3 + 6 + 10 were committed and sent; the chunk with the error is not.
+    assert Delivery.objects.count() == 19
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+    assert len(dovecote.sms.outbox) == 19
+    assert Dispatch.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_atomic_false_error_in_the_first_chunk_writes_nothing(
+    chunk_size, small_first_chunk
+):
+    with pytest.raises(RenderError):
+        send_notification(
+            "failover-fanout",
+            people(2, last_name="boom"),
+            {"bomb": Bomb()},
+            atomic=False,
+        )
+    assert Delivery.objects.count() == 0
+    assert Dispatch.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_atomic_false_inside_the_callers_transaction_is_all_or_nothing(
+    chunk_size, small_first_chunk, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with transaction.atomic():
+            with pytest.raises(RenderError):
+                send_notification(
+                    "failover-fanout",
+                    people(25, last_name="boom"),
+                    {"bomb": Bomb()},
+                    atomic=False,
+                )
+        assert Delivery.objects.count() == 0
+    assert callbacks == []
+
+
+@pytest.mark.django_db
+def test_atomic_false_refuses_an_idempotency_key():
+    with pytest.raises(ValueError, match="idempotency_key needs atomic=True"):
+        send_notification(
+            "failover-fanout", people(2), idempotency_key="k1", atomic=False
+        )
+    assert Dispatch.objects.count() == 0
