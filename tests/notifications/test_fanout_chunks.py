@@ -323,14 +323,13 @@ def test_atomic_false_inside_the_callers_transaction_is_all_or_nothing(
     chunk_size, small_first_chunk, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with transaction.atomic():
-            with pytest.raises(RenderError):
-                send_notification(
-                    "failover-fanout",
-                    people(25, last_name="boom"),
-                    {"bomb": Bomb()},
-                    atomic=False,
-                )
+        with transaction.atomic(), pytest.raises(RenderError):
+            send_notification(
+                "failover-fanout",
+                people(25, last_name="boom"),
+                {"bomb": Bomb()},
+                atomic=False,
+            )
         assert Delivery.objects.count() == 0
     assert callbacks == []
 
