@@ -7,15 +7,22 @@
 An SMTP sink (aiosmtpd) and a fake Twilio answering after 50 ms run in
 their own processes and count what they receive. Dovecote is timed as a user
 waits for it: from the call of ``send_notification`` (fan-out, render, log
-rows) until the sink or the fake has counted every message, in two set-ups:
+rows) until the sink or the fake has counted every message and every row
+of the send is marked sent, in three set-ups:
 
 - ``workers``: ``dovecote_worker`` processes polling the outbox (two per
-  channel; SMS at concurrency 25 each, so 50 in flight like the raw client);
+  channel; SMS at concurrency 25 each, so 50 in flight like the raw client),
+  with ``send_notification(..., atomic=False)`` so that sending overlaps the
+  fan-out (each chunk is committed as soon as it is written);
+- ``workers-atomic``: the same with the default, all-or-nothing fan-out;
 - ``embedded``: the in-process immediate task backend (the default), one
   process, sending in the caller after the commit.
 
-Against, in the same rounds: email through a ``send_mail`` loop (naive) and
-raw ``smtplib`` on one connection sending pre-built bytes; SMS through raw
+Against, in the same rounds: email through a ``send_mail`` loop (naive),
+Django's SMTP backend alone (``send_messages`` of pre-built ``EmailMessage``
+objects on one connection: what Django's mail classes cost, and the floor
+under anything that sends through them), and raw ``smtplib`` on one
+connection sending pre-built bytes; SMS through raw
 aiohttp at concurrency 50 and one request at a time (sampled). Each line
 gives the median and the range over the rounds, and the CPU seconds per
 message of the dovecote processes and of the sink/fake.
@@ -156,16 +163,30 @@ class Timed:
 
 
 def e2e(
-    channel: str, n: int, offset: int, count: Callable[[], int], timed: Timed
+    channel: str,
+    n: int,
+    offset: int,
+    count: Callable[[], int],
+    timed: Timed,
+    *,
+    atomic: bool = True,
 ) -> Timed:
     from dovecote import send_notification
+    from dovecote.models import Delivery
 
     base = count()
     with timed:
-        send_notification(
-            "delivery-fault", people(n, offset), {"n": n}, channels=[channel]
+        result = send_notification(
+            "delivery-fault",
+            people(n, offset),
+            {"n": n},
+            channels=[channel],
+            atomic=atomic,
         )
         wait_for(count, base + n)
+        # ... and the log says so: every row of the send is marked sent.
+        rows = Delivery.objects.filter(dispatch=result.dispatch, status="sent")
+        wait_for(rows.count, n)
     return timed
 
 
@@ -185,6 +206,21 @@ def naive_email(n: int, offset: int, count: Callable[[], int], timed: Timed) -> 
     with timed:
         for i in range(offset, offset + n):
             send_mail("Hi", "Hello from dovecote.", None, [f"naive{i}@example.com"])
+        wait_for(count, base + n)
+    return timed
+
+
+def django_smtp(n: int, offset: int, count: Callable[[], int], timed: Timed) -> Timed:
+    from django.core.mail import EmailMessage as DjangoMessage
+    from django.core.mail import get_connection
+
+    prebuilt = [
+        DjangoMessage("Hi", "Hello from dovecote.", None, [f"django{i}@example.com"])
+        for i in range(offset, offset + n)
+    ]
+    base = count()
+    with timed, get_connection() as connection:
+        connection.send_messages(prebuilt)
         wait_for(count, base + n)
     return timed
 
@@ -392,14 +428,17 @@ def main() -> None:
     cpu: dict[str, list[tuple[float, float]]] = {}
     workers: list[Any] = []
 
-    def with_workers(channel: str, count: Callable[[], int], off: int) -> Timed:
+    def with_workers(
+        channel: str, count: Callable[[], int], off: int, *, atomic: bool
+    ) -> Timed:
         # Started for this run only, so that idle polling costs the other
         # runs nothing; their start-up is not timed.
         workers[:] = start_workers(channel, args.workers, worker_env[channel])
         try:
             time.sleep(3)
             server = sink_pid if channel == "email" else fake_pid
-            return e2e(channel, n, off, count, Timed([w.pid for w in workers], server))
+            timed = Timed([w.pid for w in workers], server)
+            return e2e(channel, n, off, count, timed, atomic=atomic)
         finally:
             stop_workers(workers)
 
@@ -413,14 +452,21 @@ def main() -> None:
         k = args.seq_sample
         for r in range(rounds):
             off = (r + 1) * 100000
-            record("email workers", with_workers("email", sink.count, off), n)
+            email = with_workers("email", sink.count, off, atomic=False)
+            record("email workers", email, n)
+            email = with_workers("email", sink.count, off + 10000, atomic=True)
+            record("email workers-atomic", email, n)
             email = embedded("email", n, off + 20000, sink.count, Timed([], sink_pid))
             record("email embedded", email, n)
             naive = naive_email(n, off, sink.count, Timed([], sink_pid))
             record("email naive", naive, n)
+            floor = django_smtp(n, off, sink.count, Timed([], sink_pid))
+            record("email django", floor, n)
             raw = raw_smtp(n, off, port, sink.count, Timed([], sink_pid))
             record("email raw", raw, n)
-            record("sms workers", with_workers("sms", fake.count, off), n)
+            record("sms workers", with_workers("sms", fake.count, off, atomic=False), n)
+            sms = with_workers("sms", fake.count, off + 10000, atomic=True)
+            record("sms workers-atomic", sms, n)
             sms = embedded("sms", n, off + 20000, fake.count, Timed([], fake_pid))
             record("sms embedded", sms, n)
             raw = raw_sms(n, fake.base_url, 50, fake.count, Timed([], fake_pid))
@@ -438,13 +484,21 @@ def main() -> None:
             )
         print()
         print("email (dovecote end to end: fan-out + render + log + send):")
-        for setup in ("workers", "embedded"):
+        for setup in ("workers", "workers-atomic", "embedded"):
             print(
                 ratio(
                     f"{setup} / raw smtplib (pre-built bytes, one connection)",
                     results[f"email {setup}"],
                     results["email raw"],
                     ">= 0.90",
+                )
+            )
+            print(
+                ratio(
+                    f"{setup} / Django send_messages (pre-built, one connection)",
+                    results[f"email {setup}"],
+                    results["email django"],
+                    "(no target)",
                 )
             )
             print(
@@ -456,7 +510,7 @@ def main() -> None:
                 )
             )
         print("SMS (fake Twilio, 50 ms per answer):")
-        for setup in ("workers", "embedded"):
+        for setup in ("workers", "workers-atomic", "embedded"):
             print(
                 ratio(
                     f"{setup} / raw aiohttp c=50",

@@ -8,6 +8,7 @@ is retried after reconnecting (:func:`with_db_retry`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -177,9 +178,12 @@ def _claim_due(
             return []
         _claim(due.filter(pk__in=ids), token, clock, now, lease)
         return _claimed(token, now)
+    size = limit or setting("DOVECOTE_BATCH_SIZE")
+    if connection.vendor in _ONE_STATEMENT_CLAIM:
+        count = _claim_due_rows(channel, size, token, now, lease)
+        return _claimed(token, now) if count else []
     if channel is not None:
         due = due.filter(channel=channel)
-    size = limit or setting("DOVECOTE_BATCH_SIZE")
     candidates = due.order_by("available_at", "pk").values_list("pk", flat=True)
     features = connection.features
     if (
@@ -198,6 +202,77 @@ def _claim_due(
     return _claimed(token, now)
 
 
+#: Databases whose claim is one hand-written statement (written once, not
+#: compiled by the ORM on every poll): the oldest due rows are picked and
+#: updated only if still queued. On PostgreSQL they are picked in a
+#: materialised CTE with ``FOR UPDATE SKIP LOCKED`` (workers do not queue
+#: behind each other's locks; a plain ``IN (subquery)`` may be evaluated more
+#: than once and claim more than the limit); SQLite has one writer.
+_ONE_STATEMENT_CLAIM = {"sqlite", "postgresql"}
+
+
+@functools.lru_cache(maxsize=16)
+def _claim_sql(vendor: str, by_channel: bool, database_clock: bool) -> str:
+    quote = connection.ops.quote_name
+    table = quote(Delivery._meta.db_table)
+    status, pk = quote("status"), quote("id")
+    # The server's clock, the lease an interval; or the process's, as values.
+    clock = "STATEMENT_TIMESTAMP()" if database_clock else "%s"
+    expiry = "STATEMENT_TIMESTAMP() + %s" if database_clock else "%s"
+    pick = (
+        f"SELECT {pk} FROM {table} WHERE {status} = %s AND "
+        f"{quote('available_at')} <= {clock}"
+        + (f" AND {quote('channel')} = %s" if by_channel else "")
+        + f" ORDER BY {quote('available_at')}, {pk} LIMIT %s"
+    )
+    update = (
+        f"UPDATE {table} SET {status} = %s, {quote('claimed_by')} = %s, "
+        f"{quote('lease_expires_at')} = {expiry}, "
+        f"{quote('attempts')} = {quote('attempts')} + 1, {quote('updated_at')} = %s"
+    )
+    if vendor == "postgresql":
+        return (
+            f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED) "
+            f"{update} FROM picked WHERE {table}.{pk} = picked.{pk} "
+            f"AND {table}.{status} = %s"
+        )
+    return f"{update} WHERE {status} = %s AND {pk} IN ({pick})"
+
+
+def _claim_due_rows(
+    channel: str | None, size: int, token: str, now: datetime, lease: timedelta
+) -> int:
+    """Claim up to ``size`` due rows in one statement; return how many."""
+    database_clock = uses_database_clock()
+    vendor = connection.vendor
+    sql = _claim_sql(vendor, channel is not None, database_clock)
+
+    def when(value: datetime) -> Any:
+        field = Delivery._meta.get_field("updated_at")
+        return field.get_db_prep_value(value, connection)
+
+    queued, sending = DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value
+    pick = [
+        queued,
+        *([] if database_clock else [when(now)]),
+        *([channel] if channel is not None else []),
+        size,
+    ]
+    update = [
+        sending,
+        token,
+        lease if database_clock else when(now + lease),
+        when(now),
+    ]
+    if vendor == "postgresql":
+        params = [*pick, *update, queued]
+    else:
+        params = [*update, queued, *pick]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
 def _claim(target: Any, token: str, clock: Any, now: datetime, lease: timedelta) -> int:
     count: int = target.update(
         status=DeliveryStatus.SENDING,
@@ -209,11 +284,22 @@ def _claim(target: Any, token: str, clock: Any, now: datetime, lease: timedelta)
     return count
 
 
+@functools.lru_cache(maxsize=16)
+def _claimed_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT * FROM {quote(Delivery._meta.db_table)} WHERE "
+        f"{quote('claimed_by')} = %s AND {quote('status')} = %s ORDER BY {quote('id')}"
+    )
+
+
 def _claimed(token: str, now: datetime) -> list[Delivery]:
+    # Raw: a worker polls often, and compiling this query was a good part
+    # of a poll's cost. Converters still apply (dates, JSON).
     claimed = list(
-        Delivery.objects.filter(
-            claimed_by=token, status=DeliveryStatus.SENDING
-        ).order_by("pk")
+        Delivery.objects.raw(
+            _claimed_sql(connection.vendor), [token, DeliveryStatus.SENDING.value]
+        )
     )
     if claimed:
         insert_events(

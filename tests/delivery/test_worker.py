@@ -52,6 +52,18 @@ def test_polling_claims_oldest_due_up_to_limit(make_deliveries):
     assert len(claim_deliveries(limit=10)) == 2
 
 
+def test_a_claim_takes_no_more_than_its_limit(make_deliveries):
+    # On PostgreSQL an "IN (subquery ... LIMIT n FOR UPDATE SKIP LOCKED)" may
+    # be evaluated again for each row and claim far more than n (seen with 30
+    # fresh rows); the claim is a materialised CTE instead.
+    make_deliveries(30, channel="rec")
+    make_deliveries(30, channel="rec2")
+    for channel in (None, "rec2"):
+        claimed = claim_deliveries(limit=5, channel=channel)
+        assert len(claimed) == 5
+    assert Delivery.objects.filter(status=DeliveryStatus.SENDING).count() == 10
+
+
 def test_not_yet_due_is_not_claimed(make_deliveries):
     (d,) = make_deliveries(1, available_at=timezone.now() + timedelta(minutes=5))
     assert deliver([d.pk]) == []
