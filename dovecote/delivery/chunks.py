@@ -81,14 +81,16 @@ def parallel_sends_for(channel: Channel, chunk_size: int) -> int | None:
     """Return how many of ``channel``'s chunks may be sent at once (None: any).
 
     ``OPTIONS["parallel_sends"]`` or the channel's ``parallel_sends``; else,
-    for a transport with bounded concurrency, as many chunks as fill it
-    (so no claimed delivery waits inside the transport); else any.
+    for a transport with bounded concurrency, one chunk more than fill it:
+    the extra chunk waits inside the transport for the first free slot, so
+    the transport does not idle between one chunk's end and the next one's
+    start (its concurrency still bounds the requests in flight); else any.
     """
     value = channel.options.get("parallel_sends", channel.parallel_sends)
     if value is None:
         concurrency = channel.transport_concurrency()
         if concurrency:
-            value = concurrency // chunk_size
+            value = math.ceil(concurrency / chunk_size) + 1
     return None if value is None else max(1, int(value))
 
 
