@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -20,7 +22,14 @@ from django.core.mail.backends.base import BaseEmailBackend
 
 
 class SinkBackend(BaseEmailBackend):
-    """Append one line per message to ``$DIGEST_SINK``, durably, then maybe stall."""
+    """Append one line per message to ``$DIGEST_SINK``, durably, then maybe stall.
+
+    With ``DIGEST_SLOW`` every send stalls, and the process kills itself one
+    second after the first one began (well inside its lease), so what is in
+    flight at the kill does not depend on how fast the test reads the line.
+    """
+
+    killer: threading.Timer | None = None
 
     def send_messages(self, email_messages: Any) -> int:
         for message in email_messages:
@@ -29,7 +38,15 @@ class SinkBackend(BaseEmailBackend):
                 sink.flush()
                 os.fsync(sink.fileno())
             if os.environ.get("DIGEST_SLOW"):
-                print("sending", flush=True)
+                # One write (print() may interleave its parts between the
+                # sending threads), in the pipe before any kill.
+                sys.stdout.write("sending\n")
+                sys.stdout.flush()
+                if SinkBackend.killer is None:
+                    SinkBackend.killer = threading.Timer(
+                        1.0, os.kill, (os.getpid(), signal.SIGKILL)
+                    )
+                    SinkBackend.killer.start()
                 time.sleep(60)
         return len(email_messages)
 
