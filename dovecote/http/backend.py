@@ -208,52 +208,34 @@ class HttpBackend(HttpHooks):
     async def _send_one(
         self, message: Any, recipients: list[str]
     ) -> list[RecipientResult]:
+        def fail(
+            code: str, text: str, exc: BaseException, **extra: Any
+        ) -> list[RecipientResult]:
+            return [
+                self.failure(r, code, text, exception=redacted(exc), **extra)
+                for r in recipients
+            ]
+
         try:
             request = self.build_request(message, recipients)
         except Exception as exc:
             logger.exception("%s could not build a request", self.provider_name)
-            text = exception_text(exc)
-            return [
-                self.failure(r, "request_error", text, exception=redacted(exc))
-                for r in recipients
-            ]
+            return fail("request_error", exception_text(exc), exc)
         key = self.idempotency_key(message, recipients)
         if key and self.idempotency_header:
             request.headers.setdefault(self.idempotency_header, key)
         try:
             response = await self._request(request)
         except TimeoutError as exc:
-            return [
-                self.failure(
-                    r,
-                    "timeout",
-                    f"No answer from {self.provider_name} within {self.timeout:g}s",
-                    is_transient=True,
-                    exception=redacted(exc),
-                )
-                for r in recipients
-            ]
+            text = f"No answer from {self.provider_name} within {self.timeout:g}s"
+            return fail("timeout", text, exc, is_transient=True)
         except aiohttp.ClientError as exc:
             # aiohttp's texts may quote the URL, secret and all.
-            text = exception_text(exc)
-            return [
-                self.failure(
-                    r,
-                    "connection_error",
-                    text,
-                    is_transient=True,
-                    exception=redacted(exc),
-                )
-                for r in recipients
-            ]
+            return fail("connection_error", exception_text(exc), exc, is_transient=True)
         except Exception as exc:
             # Never let one request's surprise abort the rest of the batch.
             logger.exception("%s request failed unexpectedly", self.provider_name)
-            text = exception_text(exc)
-            return [
-                self.failure(r, "request_error", text, exception=redacted(exc))
-                for r in recipients
-            ]
+            return fail("request_error", exception_text(exc), exc)
         return self._map_response(message, recipients, response)
 
     async def _request(self, request: HttpRequest) -> HttpResponse:
