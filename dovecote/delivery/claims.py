@@ -168,6 +168,10 @@ def _claim_due(
 ) -> list[Delivery]:
     now = timezone.now()
     lease = timedelta(seconds=lease_seconds())
+    size = limit or setting("DOVECOTE_BATCH_SIZE")
+    if delivery_ids is None and connection.vendor in _ONE_STATEMENT_CLAIM:
+        count = _claim_due_rows(channel, size, token, now, lease)
+        return _claimed(token, now) if count else []
     clock = clock_now()
     due = Delivery.objects.filter(
         status=DeliveryStatus.QUEUED, available_at__lte=clock
@@ -178,10 +182,6 @@ def _claim_due(
             return []
         _claim(due.filter(pk__in=ids), token, clock, now, lease)
         return _claimed(token, now)
-    size = limit or setting("DOVECOTE_BATCH_SIZE")
-    if connection.vendor in _ONE_STATEMENT_CLAIM:
-        count = _claim_due_rows(channel, size, token, now, lease)
-        return _claimed(token, now) if count else []
     if channel is not None:
         due = due.filter(channel=channel)
     candidates = due.order_by("available_at", "pk").values_list("pk", flat=True)
