@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import Field, Model
 
 from dovecote.models import DeliveryEvent
@@ -117,3 +117,45 @@ def update_many(
 def insert_events(events: Sequence[DeliveryEvent]) -> None:
     """Insert delivery events (their pks are not set)."""
     insert_many(DeliveryEvent, events, EVENT_FIELDS)
+
+
+def create_many(model: type[Model], objs: Sequence[Model]) -> None:
+    """Insert new ``objs`` and set their pks, as ``bulk_create`` does.
+
+    For a model with an automatic pk on a database that returns the rows of
+    a multi-row insert (SQLite, PostgreSQL): the same batches and statements
+    as ``bulk_create``, with the values prepared as above (each distinct one
+    once) instead of through the insert compiler. Elsewhere, ``bulk_create``.
+    """
+    if not objs:
+        return
+    connection = connections[router.db_for_write(model)]
+    opts = model._meta
+    pk = opts.pk
+    if not connection.features.can_return_rows_from_bulk_insert or not (
+        (pk is not None and pk.auto_created) or isinstance(pk, models.AutoField)
+    ):
+        model._default_manager.bulk_create(objs)
+        return
+    fields = [f for f in opts.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    head = (
+        f"INSERT INTO {quote(opts.db_table)} "
+        f"({', '.join(quote(f.column) for f in fields)}) VALUES "
+    )
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    tail = f" RETURNING {quote(pk.column)}"
+    size = max(1, connection.ops.bulk_batch_size(fields, objs))
+    prep = _Prepared(connection)
+    with (
+        transaction.atomic(using=connection.alias, savepoint=False),
+        connection.cursor() as cursor,
+    ):
+        for start in range(0, len(objs), size):
+            batch = objs[start : start + size]
+            params = [prep(f, f.pre_save(obj, True)) for obj in batch for f in fields]
+            cursor.execute(head + ", ".join([row] * len(batch)) + tail, params)
+            for obj, (value,) in zip(batch, cursor.fetchall(), strict=True):
+                setattr(obj, pk.attname, value)
+                obj._state.adding = False
+                obj._state.db = connection.alias

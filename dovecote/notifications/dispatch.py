@@ -23,6 +23,7 @@ from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from dovecote.channels import Rendered
+from dovecote.delivery.bulk import create_many
 from dovecote.delivery.outbox import schedule_on_commit
 from dovecote.models import Delivery, Dispatch
 from dovecote.notifications import results
@@ -136,7 +137,7 @@ def send_notification(
                         return made  # another process took the key
                     dispatch = made
                 rows = [_row(dispatch, cls, item, available_at) for item in planned]
-                Delivery.objects.bulk_create(rows)
+                create_many(Delivery, rows)
                 queued: dict[datetime.datetime | None, list[int]] = {}
                 for item, row in zip(planned, rows, strict=True):
                     item.entry.delivery_id = row.pk
