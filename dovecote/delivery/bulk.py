@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connections, models, router, transaction
+from django.db import connections, router, transaction
 from django.db.models import Field, Model
+from django.db.models.fields import AutoFieldMixin
 
 from dovecote.models import DeliveryEvent
 
@@ -132,9 +133,8 @@ def create_many(model: type[Model], objs: Sequence[Model]) -> None:
     connection = connections[router.db_for_write(model)]
     opts = model._meta
     pk = opts.pk
-    if not connection.features.can_return_rows_from_bulk_insert or not (
-        (pk is not None and pk.auto_created) or isinstance(pk, models.AutoField)
-    ):
+    auto_pk = isinstance(pk, AutoFieldMixin)  # AutoField, BigAutoField, ...
+    if not (auto_pk and connection.features.can_return_rows_from_bulk_insert):
         model._default_manager.bulk_create(objs)
         return
     fields = [f for f in opts.concrete_fields if not f.primary_key]

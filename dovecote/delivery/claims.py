@@ -247,9 +247,10 @@ def _claim_due_rows(
     vendor = connection.vendor
     sql = _claim_sql(vendor, channel is not None, database_clock)
 
+    stamp = Delivery._meta.get_field("updated_at")
+
     def when(value: datetime) -> Any:
-        field = Delivery._meta.get_field("updated_at")
-        return field.get_db_prep_value(value, connection)
+        return stamp.get_db_prep_value(value, connection)
 
     queued, sending = DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value
     pick = [
