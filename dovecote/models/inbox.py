@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+#: Schemes a link in the inbox may have; a path on this site has none.
+LINK_SCHEMES = frozenset({"http", "https"})
+
+# What a browser ignores in a URL: tabs and newlines anywhere, C0 controls
+# and spaces around it (https://url.spec.whatwg.org/#concept-basic-url-parser).
+_IGNORED = re.compile(r"[\t\n\r]|^[\x00-\x20]+|[\x00-\x20]+$")
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+
+
+def safe_link(url: str) -> str:
+    """Return ``url`` if a browser may follow it from the inbox, else ``""``.
+
+    Kept: absolute ``http``/``https`` URLs and references without a scheme
+    (a path on this site). Dropped: ``javascript:``, ``data:`` and every other
+    scheme. The inbox page and its JSON both show a message's link through
+    this one rule (``InboxMessage.link``).
+    """
+    cleaned = _IGNORED.sub("", str(url))
+    match = _SCHEME.match(cleaned)
+    if match is not None and match.group(1).lower() not in LINK_SCHEMES:
+        return ""
+    return cleaned
 
 
 class InboxMessage(models.Model):
@@ -46,6 +71,11 @@ class InboxMessage(models.Model):
 
     def __str__(self) -> str:
         return self.subject or self.body[:50]
+
+    @property
+    def link(self) -> str:
+        """Return the message's link if it is safe to follow, else ``""``."""
+        return safe_link(self.url)
 
     @property
     def is_read(self) -> bool:

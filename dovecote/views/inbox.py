@@ -145,7 +145,7 @@ def _serialize(message: InboxMessage) -> dict[str, Any]:
         "notification": message.notification,
         "subject": message.subject,
         "body": message.body,
-        "url": message.url,
+        "url": message.link,
         "created_at": message.created_at.isoformat(),
         "read_at": message.read_at.isoformat() if message.read_at else None,
     }

@@ -129,3 +129,38 @@ def test_marking_read_needs_post_and_a_csrf_token(alice, alice_client, csrf_clie
     )
     message.refresh_from_db()
     assert message.read_at is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "java\tscript:x",
+        "data:text/html,x",
+    ],
+)
+def test_json_drops_a_link_that_is_not_http(
+    alice, alice_client, url, django_capture_on_commit_callbacks
+):
+    from dovecote import send_notification
+
+    with django_capture_on_commit_callbacks(execute=True):
+        send_notification(
+            "order-shipped", [alice], {"url": url, "order_id": 7}, channels=["inbox"]
+        )
+    (result,) = alice_client.get("/notifications/inbox/messages/").json()["results"]
+    assert result["url"] == ""
+    html = alice_client.get("/notifications/inbox/").content.decode()
+    assert "script:" not in html.lower() and "data:text" not in html
+
+
+def test_json_keeps_http_https_and_local_links(alice, alice_client):
+    for url in ("https://shop.example/orders/7", "http://shop.example/", "/orders/7/"):
+        _message(alice, 1, url=url)
+    results = alice_client.get("/notifications/inbox/messages/").json()["results"]
+    assert sorted(r["url"] for r in results) == [
+        "/orders/7/",
+        "http://shop.example/",
+        "https://shop.example/orders/7",
+    ]
