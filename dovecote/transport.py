@@ -108,14 +108,14 @@ class BaseTransportBackend:
         """Send :attr:`post_send` for each message that reached a recipient.
 
         A message that records no results (a backend that does not report
-        per recipient) counts as reached unless ``send_messages`` raised.
+        per recipient) counts as reached unless ``send_messages`` raised or
+        it has no recipients at all.
         """
         signal = self.post_send
         if signal is None:
             return
         for message in messages:
-            results = getattr(message, "results", None) or []
-            if any(r.is_success for r in results) or (not results and not raised):
+            if _reached_someone(message, raised=raised):
                 signal.send(sender=type(message), instance=message)
 
     def open(self) -> bool:
@@ -286,3 +286,10 @@ def _sending_signal(
 
     send_messages._dovecote_sends_signal = True  # type: ignore[attr-defined]
     return send_messages
+
+
+def _reached_someone(message: Any, *, raised: bool) -> bool:
+    results = getattr(message, "results", None) or []
+    if results:
+        return any(r.is_success for r in results)
+    return not raised and bool(getattr(message, "recipients", True))

@@ -118,3 +118,22 @@ def test_worker_sends_it_once_per_delivered_message(settings, received):
     deliver([d.pk for d in rows])
     assert sorted(c["instance"].recipients[0] for c in received) == [UK, UK_OTHER]
     assert {c["sender"] for c in received} == {sms.Message}
+
+
+@pytest.mark.parametrize("kind", ["locmem", "dummy"])
+def test_a_message_without_recipients_sends_none(received, kind):
+    # docs/sms.md: sent "once for each message that reached a recipient".
+    empty = sms.Message("no one", recipients=[])
+    reached = sms.Message("someone", recipients=[UK])
+    connection = sms.get_connection(f"dovecote.sms.backends.{kind}.SmsBackend")
+    connection.send_messages([empty, reached])
+    assert [c["instance"] for c in received] == [reached]
+
+
+@pytest.mark.parametrize("kind", ["locmem", "dummy"])
+def test_a_chat_message_without_recipients_sends_none(received, kind):
+    message = chat.ChatMessage("no one", [])
+    chat.get_connection(f"dovecote.chat.backends.{kind}.ChatBackend").send_messages(
+        [message]
+    )
+    assert received == []
