@@ -11,7 +11,12 @@ segment, followed by ``…`` when anything was left out::
     'https://hooks.slack.com/services/…'
 
 :func:`redact_text` applies the rule to every URL inside a text, such as
-an exception message.
+an exception message, except to links to a provider's public documentation
+(:data:`PUBLIC_URL_PREFIXES`, such as Twilio's ``more_info``), which carry
+no secret and are the most useful part of an error. Nothing can tell a
+secret path from a public one by its shape, so this is a list of known
+prefixes: a provider whose errors link to its documentation adds its prefix
+here.
 """
 
 from __future__ import annotations
@@ -19,11 +24,30 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["ELLIPSIS", "is_https_url", "redact_text", "redact_url"]
+__all__ = [
+    "ELLIPSIS",
+    "PUBLIC_URL_PREFIXES",
+    "is_https_url",
+    "is_public_url",
+    "redact_text",
+    "redact_url",
+]
 
 #: What stands for the part of a URL that is not shown.
 ELLIPSIS = "…"
 #: Absolute URLs of any scheme with an authority (``scheme://...``).
+#: Documentation pages that providers link to from their error answers;
+#: :func:`redact_text` shows an https URL under one of these whole (when it
+#: has no credentials and no query).
+PUBLIC_URL_PREFIXES = (
+    #: Twilio's ``more_info`` (https://www.twilio.com/docs/usage/twilios-response).
+    "https://www.twilio.com/docs/",
+    #: Vonage's error ``type`` links.
+    "https://developer.vonage.com/",
+    "https://developer.nexmo.com/",
+    #: MessageBird's documentation.
+    "https://developers.messagebird.com/",
+)
 _URL_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"'`]+")
 
 
@@ -70,6 +94,26 @@ def is_https_url(url: str) -> bool:
     return parts.scheme.lower() == "https" and bool(parts.hostname)
 
 
+def is_public_url(url: str) -> bool:
+    """Return True if ``url`` is a documentation link that carries no secret."""
+    if not url.startswith(PUBLIC_URL_PREFIXES):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return not (parts.query or "@" in parts.netloc)
+
+
 def redact_text(text: str) -> str:
-    """Return ``text`` with every absolute URL in it redacted by :func:`redact_url`."""
-    return _URL_RE.sub(lambda match: redact_url(match.group(0)), str(text))
+    """Return ``text`` with every URL in it redacted by :func:`redact_url`.
+
+    Links to providers' documentation (:data:`PUBLIC_URL_PREFIXES`) are kept
+    whole.
+    """
+    return _URL_RE.sub(_redact_match, str(text))
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    url = match.group(0)
+    return url if is_public_url(url) else redact_url(url)

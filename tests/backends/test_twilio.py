@@ -199,3 +199,39 @@ def test_without_any_sender_twilio_names_the_settings(fake_twilio, settings):
     assert connect(fake_twilio, fail_silently=True).send_messages([message]) == 0
     assert "DEFAULT_FROM_SMS" in message.results[0].error_message
     assert fake_twilio.requests == []
+
+
+def test_more_info_link_is_kept_whole_in_the_error(fake_twilio):
+    # docs/providers.md: "the text includes more_info"; redaction shortens
+    # only URLs that may carry a secret, not Twilio's documentation link.
+    fake_twilio.unsubscribed.add(UK_OTHER)
+    message = sms.Message("Hello", SENDER, [UK_OTHER])
+    with pytest.raises(PermanentDeliveryError) as caught:
+        connect(fake_twilio).send_messages([message])
+    link = "https://www.twilio.com/docs/errors/21610"
+    assert link in str(caught.value)
+    assert link in message.results[0].error_message
+
+
+@pytest.mark.django_db
+def test_more_info_link_is_kept_whole_in_last_error(fake_twilio, settings):
+    from dovecote.delivery.worker import deliver
+    from dovecote.models import Delivery
+
+    settings.SMS_BACKEND = BACKEND
+    settings.TWILIO_ACCOUNT_SID = fake_twilio.account_sid
+    settings.TWILIO_AUTH_TOKEN = fake_twilio.auth_token
+    settings.TWILIO_BASE_URL = fake_twilio.base_url
+    settings.DEFAULT_FROM_SMS = SENDER
+    fake_twilio.unsubscribed.add(UK_OTHER)
+    row = Delivery.objects.create(
+        notification="more-info",
+        channel="sms",
+        recipient="sms:1",
+        address=UK_OTHER,
+        body="Hello",
+    )
+    deliver([row.pk])
+    row.refresh_from_db()
+    assert row.status == "failed"
+    assert "(https://www.twilio.com/docs/errors/21610)" in row.last_error
