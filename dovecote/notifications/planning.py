@@ -230,9 +230,11 @@ def _apply_timing(
         release = release_time(base, zone, windows, paused)
         if release > base:
             entry.available_at = item.available_at = release
+            # A pause beats quiet hours: while the user is paused, that is
+            # the reason, also when the pause ends in a closed window.
             entry.reason = (
                 SkipReason.PAUSED
-                if paused is not None and paused >= release
+                if paused is not None and paused > base
                 else SkipReason.OUTSIDE_DELIVERY_WINDOW
             )
 
