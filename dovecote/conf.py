@@ -23,6 +23,34 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_ALLOW_INSECURE_LOOPBACK": False,
     "CHAT_CONCURRENCY": 20,
     "CHAT_TIMEOUT": 10.0,
+    "PUSH_BACKENDS": {
+        "webpush": "dovecote.push.backends.webpush.PushBackend",
+        "fcm": "dovecote.push.backends.fcm.PushBackend",
+        "apns": "dovecote.push.backends.apns.PushBackend",
+    },
+    "PUSH_FILE_PATH": None,
+    "PUSH_CONCURRENCY": 50,
+    "PUSH_TIMEOUT": 10.0,
+    # Web Push (RFC 8030/8291/8292): the push services' hosts an endpoint may
+    # name (".example.com" or "*.example.com" matches subdomains).
+    "PUSH_WEBPUSH_ALLOWED_HOSTS": [
+        "fcm.googleapis.com",
+        "updates.push.services.mozilla.com",
+        "web.push.apple.com",
+        "*.notify.windows.com",
+    ],
+    "PUSH_WEBPUSH_TTL": 60 * 60 * 24 * 28,
+    "PUSH_VAPID_PRIVATE_KEY": None,
+    "PUSH_VAPID_SUBJECT": None,
+    # Firebase Cloud Messaging HTTP v1.
+    "PUSH_FCM_SERVICE_ACCOUNT": None,
+    "PUSH_FCM_BASE_URL": "https://fcm.googleapis.com",
+    # Apple Push Notification service (HTTP/2, token authentication).
+    "PUSH_APNS_KEY": None,
+    "PUSH_APNS_KEY_ID": None,
+    "PUSH_APNS_TEAM_ID": None,
+    "PUSH_APNS_TOPIC": None,
+    "PUSH_APNS_BASE_URL": None,
     "TWILIO_BASE_URL": "https://api.twilio.com",
     "TWILIO_STATUS_CALLBACK": None,
     "TWILIO_FROM_NUMBER": None,

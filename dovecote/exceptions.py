@@ -6,6 +6,8 @@ The tree::
     ├── NotificationNotRegistered(DovecoteError, LookupError)
     ├── RenderError
     ├── InvalidAddress(DovecoteError, ValueError)
+    │   └── InvalidPushTarget      a push token or Web Push subscription
+    ├── PayloadTooLarge(DovecoteError, ValueError)   over a push service's limit
     ├── DeliveryError
     │   ├── TransientDeliveryError     retried: timeouts, 429, 5xx, SMTP 4xx
     │   └── PermanentDeliveryError     not retried: other 4xx, invalid number
@@ -68,6 +70,14 @@ class RenderError(DovecoteError):
 
 class InvalidAddress(DovecoteError, ValueError):
     """An address (phone number, email, webhook URL) is malformed."""
+
+
+class InvalidPushTarget(InvalidAddress):
+    """A push target (device token, Web Push subscription) is malformed or refused."""
+
+
+class PayloadTooLarge(DovecoteError, ValueError):
+    """A push message is larger than its push service accepts."""
 
 
 class DeliveryError(DovecoteError):

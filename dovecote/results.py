@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from dovecote.status import DeliveryStatus
 
@@ -35,6 +36,9 @@ class RecipientResult:
     #: (invalid number, unsubscribed, a Slack webhook that is gone): the
     #: channel deactivates and suppresses it.
     is_address_gone: bool = False
+    #: What else the provider said about this recipient, by name (APNs:
+    #: ``timestamp``, when it learnt that a token is no longer valid).
+    detail: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def is_success(self) -> bool:

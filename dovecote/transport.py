@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
@@ -28,11 +29,34 @@ _sending: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
 )
 
 
-class TransportMessage(Protocol):
-    """What a backend needs of a message: its recipients and results."""
+@contextlib.contextmanager
+def signals_sent_by_caller(*connections: BaseTransportBackend) -> Iterator[None]:
+    """Keep ``connections`` from sending ``post_send`` inside this block.
 
-    recipients: list[str]
+    For a backend that sends parts of its messages through other
+    connections (one per push platform): it sends the signal once per
+    message itself, after every part went out.
+    """
+    token = _sending.set(_sending.get() | {id(c) for c in connections})
+    try:
+        yield
+    finally:
+        _sending.reset(token)
+
+
+class TransportMessage(Protocol):
+    """What a backend needs of a message: its recipients and results.
+
+    Recipients are addresses (strings) for most transports; push
+    recipients are targets whose ``str()`` is their address.
+    """
+
     results: list[RecipientResult]
+
+    @property
+    def recipients(self) -> Sequence[Any]:
+        """Return the recipients as given, before validation."""
+        ...
 
 
 class BaseTransportBackend:

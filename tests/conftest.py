@@ -9,10 +9,12 @@ from dovecote.models import Address
 @pytest.fixture(autouse=True)
 def _empty_outboxes():
     import dovecote.chat as chat
+    import dovecote.push as push
     import dovecote.sms as sms
 
     sms.outbox = []
     chat.outbox = []
+    push.outbox = []
     yield
 
 

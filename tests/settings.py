@@ -100,6 +100,9 @@ DEFAULT_FROM_EMAIL = "Dovecote <notify@example.com>"
 SMS_BACKEND = "dovecote.sms.backends.locmem.SmsBackend"
 DEFAULT_FROM_SMS = "+15005550006"
 CHAT_BACKEND = "dovecote.chat.backends.locmem.ChatBackend"
+PUSH_BACKENDS = dict.fromkeys(
+    ("webpush", "fcm", "apns"), "dovecote.push.backends.locmem.PushBackend"
+)
 # No background thread in tests (the testing kit turns it off too); the
 # embedded scheduler's own tests run it in a subprocess.
 DOVECOTE_EMBEDDED_SCHEDULER = False

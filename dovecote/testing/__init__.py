@@ -1,8 +1,8 @@
 """Test helpers: one outbox across channels, assertions, pytest fixtures.
 
 Add the fixtures with ``pytest_plugins = ["dovecote.testing.pytest_plugin"]``
-(unittest users: :class:`DovecoteTestCase`). Both switch email, SMS and chat
-to the locmem backends while tests run, as Django's test runner does for
+(unittest users: :class:`DovecoteTestCase`). Both switch email, SMS, chat
+and push to the locmem backends while tests run, as Django's test runner does for
 email, so nothing leaves the machine and ``dovecote.sms.outbox`` fills up.
 "Notified" means a Delivery that is queued, sending, sent or delivered, or an
 item held for (or carried by) a digest (not skipped, not failed; the digest
@@ -25,6 +25,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 import dovecote.chat
+import dovecote.push
 import dovecote.sms
 from dovecote.compat import HAS_MAILERS
 from dovecote.exceptions import InvalidAddress
@@ -61,10 +62,13 @@ NOTIFIED_STATUSES = (
 
 
 #: The settings the test helpers switch, and the in-memory backend for each.
-LOCMEM_BACKENDS: dict[str, str] = {
+LOCMEM_BACKENDS: dict[str, Any] = {
     "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     "SMS_BACKEND": "dovecote.sms.backends.locmem.SmsBackend",
     "CHAT_BACKEND": "dovecote.chat.backends.locmem.ChatBackend",
+    "PUSH_BACKENDS": dict.fromkeys(
+        dovecote.push.PLATFORMS, "dovecote.push.backends.locmem.PushBackend"
+    ),
 }
 
 
@@ -88,10 +92,11 @@ def locmem_backends() -> override_settings:
 
 
 def reset_outboxes() -> None:
-    """Empty ``mail.outbox``, ``dovecote.sms.outbox`` and ``dovecote.chat.outbox``."""
+    """Empty ``mail.outbox`` and the outboxes of the SMS, chat and push transports."""
     mail.outbox = []
     dovecote.sms.outbox = []
     dovecote.chat.outbox = []
+    dovecote.push.outbox = []
 
 
 class Outbox:
@@ -113,6 +118,11 @@ class Outbox:
         return list(dovecote.chat.outbox)
 
     @property
+    def push(self) -> list[Any]:
+        """Return ``dovecote.push.outbox``."""
+        return list(dovecote.push.outbox)
+
+    @property
     def inbox(self) -> list[InboxMessage]:
         """Return the inbox messages, oldest first."""
         # Needs the app registry: the pytest plugin imports this module before setup.
@@ -121,7 +131,13 @@ class Outbox:
         return list(InboxMessage.objects.order_by("created_at", "pk"))
 
     def __len__(self) -> int:
-        return len(self.email) + len(self.sms) + len(self.chat) + len(self.inbox)
+        return (
+            len(self.email)
+            + len(self.sms)
+            + len(self.chat)
+            + len(self.push)
+            + len(self.inbox)
+        )
 
     def clear(self) -> None:
         """Empty the transport outboxes (inbox rows stay: they are data)."""
@@ -351,7 +367,7 @@ class DovecoteTestCase:
                 signup("ada")
                 self.assertEqual(len(self.dovecote_outbox.sms), 1)
 
-    Email, SMS and chat use the locmem backends for the whole class (an
+    Email, SMS, chat and push use the locmem backends for the whole class (an
     ``@override_settings`` on the class or a test still wins), and the
     outboxes are emptied before every test. ``self.dovecote_outbox`` is an
     :class:`Outbox`.

@@ -1,7 +1,7 @@
 """Pytest fixtures for projects using dovecote.
 
 Enable with ``pytest_plugins = ["dovecote.testing.pytest_plugin"]`` in a
-``conftest.py``. While the tests run, email, SMS and chat use the locmem
+``conftest.py``. While the tests run, email, SMS, chat and push use the locmem
 backends (as Django's test runner does for email; an ``override_settings``
 or pytest-django's ``settings`` fixture in a test still wins), and the
 transport outboxes are emptied before every test. The fake provider servers'
@@ -45,7 +45,7 @@ def _dovecote_reset_outboxes(_dovecote_locmem_backends: None) -> Iterator[None]:
 
 @pytest.fixture
 def dovecote_outbox() -> Outbox:
-    """Return the outbox across channels (email, sms, chat, inbox)."""
+    """Return the outbox across channels (email, sms, chat, push, inbox)."""
     return Outbox()
 
 

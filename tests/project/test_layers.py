@@ -58,6 +58,7 @@ LAYER_OF = {
     # transports: message, backends, each provider in one file
     "dovecote.sms": "transports",
     "dovecote.chat": "transports",
+    "dovecote.push": "transports",
     # channels
     "dovecote.channels": "channels",
     # delivery: outbox, tasks, worker, retry, ratelimit, recovery, tracking; tokens

@@ -6,6 +6,7 @@ import pytest
 
 import dovecote
 import dovecote.chat
+import dovecote.push
 import dovecote.sms
 
 
@@ -44,6 +45,19 @@ def test_chat_all():
     ]
 
 
+def test_push_all():
+    assert sorted(dovecote.push.__all__) == [
+        "BasePushBackend",
+        "PLATFORMS",
+        "PushMessage",
+        "PushTarget",
+        "get_connection",
+        "outbox",
+        "send_push",
+        "validate_target",
+    ]
+
+
 def test_tracking_all():
     tracking = importlib.import_module("dovecote.tracking")
     assert sorted(tracking.__all__) == [
@@ -70,7 +84,9 @@ def test_tracking_all():
     ]
 
 
-@pytest.mark.parametrize("module", [dovecote, dovecote.sms, dovecote.chat])
+@pytest.mark.parametrize(
+    "module", [dovecote, dovecote.sms, dovecote.chat, dovecote.push]
+)
 def test_all_names_exist(module):
     for name in module.__all__:
         assert hasattr(module, name), name
@@ -98,6 +114,12 @@ def test_all_names_exist(module):
         ("dovecote.chat.backends.filebased", ["ChatBackend"]),
         ("dovecote.chat.backends.locmem", ["ChatBackend"]),
         ("dovecote.chat.backends.dummy", ["ChatBackend"]),
+        ("dovecote.push.signals", ["post_send"]),
+        ("dovecote.push.backends.base", ["BasePushBackend"]),
+        ("dovecote.push.backends.console", ["PushBackend"]),
+        ("dovecote.push.backends.filebased", ["PushBackend"]),
+        ("dovecote.push.backends.locmem", ["PushBackend"]),
+        ("dovecote.push.backends.dummy", ["PushBackend"]),
     ],
 )
 def test_django_sms_and_dovecote_names_exist(module, names):

@@ -1,0 +1,1 @@
+"""Push transport backends; each module's class is ``PushBackend``."""
