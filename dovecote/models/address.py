@@ -26,6 +26,19 @@ logger = logging.getLogger("dovecote.delivery")
 REASON_LENGTH = 200
 
 
+#: Protocols written as initialisms in prose.
+_INITIALISMS = {"sms": "SMS", "mms": "MMS"}
+
+
+def _a_protocol(protocol: str) -> str:
+    # "an email", "an SMS", "a slack-webhook": the article goes by sound.
+    word = _INITIALISMS.get(protocol, protocol)
+    vowel_sound = word[:1].lower() in "aeiou" or (
+        word.isupper() and word[:1] in "FHLMNRSX"
+    )
+    return f"{'an' if vowel_sound else 'a'} {word}"
+
+
 class AddressManager(models.Manager["Address"]):
     """Addresses of users; :meth:`deactivate` retires an unreachable one."""
 
@@ -43,7 +56,7 @@ class AddressManager(models.Manager["Address"]):
                 active=False, deactivated_reason=reason, updated_at=timezone.now()
             )
             Suppression.objects.suppress(protocol, address, reason=reason)
-        logger.info("Deactivated a %s address: %s", protocol, reason)
+        logger.info("Deactivated %s address: %s", _a_protocol(protocol), reason)
         return count
 
     def reactivate(self, protocol: str, address: str) -> int:
