@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import Requirement
 
@@ -12,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NOT_INTEGRATIONS = {"all", "dev"}
 
 
-def project() -> dict:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+def project() -> dict[str, Any]:
+    meta: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return dict(meta["project"])
 
 
 def expand(extra: str, extras: dict[str, list[str]], name: str) -> set[str]:
