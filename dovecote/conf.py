@@ -20,7 +20,18 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_BACKEND": "dovecote.chat.backends.locmem.ChatBackend",
     "CHAT_FILE_PATH": None,
     "CHAT_ALLOWED_HOSTS": ["hooks.slack.com"],
+    "CHAT_DISCORD_ALLOWED_HOSTS": ["discord.com", "discordapp.com"],
+    # Workflows webhooks (Power Automate): Logic Apps and Power Platform
+    # hosts; legacy Office 365 connectors on webhook.office.com.
+    "CHAT_TEAMS_ALLOWED_HOSTS": [
+        ".logic.azure.com",
+        ".powerplatform.com",
+        ".webhook.office.com",
+    ],
     "CHAT_ALLOW_INSECURE_LOOPBACK": False,
+    "TELEGRAM_BOT_TOKEN": None,
+    "TELEGRAM_BASE_URL": "https://api.telegram.org",
+    "TELEGRAM_WEBHOOK_SECRET": None,
     "CHAT_CONCURRENCY": 20,
     "CHAT_TIMEOUT": 10.0,
     "PUSH_BACKENDS": {

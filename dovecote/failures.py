@@ -61,6 +61,23 @@ GONE_ENHANCED_CODES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"})
 #: What servers without enhanced codes say for an unknown mailbox.
 GONE_PHRASES = ("user unknown", "unknown user", "no such user", "no such mailbox")
 
+#: Chat platforms' answers meaning the address will never work again, as the
+#: error codes their backends report (``gone_error_codes``): the channel
+#: then deactivates and suppresses the address.
+#: Discord (https://discord.com/developers/docs/topics/opcodes-and-status-codes):
+#: 10015 Unknown Webhook (404, the webhook was deleted), 50027 Invalid
+#: Webhook Token (401), and a bare 404.
+DISCORD_GONE_CODES = frozenset({"10015", "50027", "404"})
+#: Microsoft Teams Workflows: the workflow was deleted or turned off (404,
+#: 410); the backend reports the HTTP status as the code.
+TEAMS_GONE_CODES = frozenset({"404", "410"})
+#: Telegram Bot API (https://core.telegram.org/api/errors): 403 "bot was
+#: blocked by the user", "user is deactivated", "bot was kicked from the
+#: ... chat", and 400 "chat not found", named by the Telegram backend.
+TELEGRAM_GONE_CODES = frozenset(
+    {"bot_blocked", "user_deactivated", "bot_kicked", "chat_not_found"}
+)
+
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 

@@ -35,6 +35,8 @@ __all__ = [
 
 #: What stands for the part of a URL that is not shown.
 ELLIPSIS = "…"
+#: The longest first path segment shown ("services", "api", "workflows").
+MAX_SHOWN_SEGMENT = 24
 #: Absolute URLs of any scheme with an authority (``scheme://...``).
 #: Documentation pages that providers link to from their error answers;
 #: :func:`redact_text` shows an https URL under one of these whole (when it
@@ -55,8 +57,10 @@ def redact_url(url: str) -> str:
     """Return ``url`` as scheme, host, port and first path segment, then ``…``.
 
     The first segment is shown only when more of the path follows (a lone
-    segment may be the secret); credentials before the host are dropped;
-    what cannot be parsed as an absolute URL is shown as ``…`` alone.
+    segment may be the secret), and only when it is short and has no colon
+    (``bot<id>:<token>`` in a Telegram Bot API URL is hidden); credentials
+    before the host are dropped; what cannot be parsed as an absolute URL
+    is shown as ``…`` alone.
     """
     if not isinstance(url, str):
         return ELLIPSIS
@@ -72,13 +76,19 @@ def redact_url(url: str) -> str:
         host = f"[{host}]"
     shown = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
     segments = parts.path.split("/")[1:]
-    if len(segments) > 1 and segments[0]:
+    if len(segments) > 1 and _is_shown_segment(segments[0]):
         # The first segment names the kind of URL ("services"); a lone one
         # may be the secret itself, so it is shown only when more follows.
         shown += f"/{segments[0]}/{ELLIPSIS}"
     elif parts.path.strip("/") or parts.query or parts.fragment or "@" in parts.netloc:
         shown += f"/{ELLIPSIS}"
     return shown
+
+
+def _is_shown_segment(segment: str) -> bool:
+    # A segment with a colon or a long one may be a credential (Telegram's
+    # "bot<id>:<token>"): only a short name of a kind of URL is shown.
+    return bool(segment) and len(segment) <= MAX_SHOWN_SEGMENT and ":" not in segment
 
 
 def is_https_url(url: str) -> bool:

@@ -12,11 +12,16 @@ if TYPE_CHECKING:
 
 
 class ChatMessage:
-    """A chat message to one or more incoming-webhook URLs.
+    """A chat message to one or more addresses: webhook URLs or chat ids.
 
-    ``blocks`` are Slack Block Kit blocks; ``text`` is always sent too, as the
-    fallback shown in notifications. After a send, ``results`` holds one
-    :class:`~dovecote.results.RecipientResult` per webhook URL.
+    ``text`` is sent on every platform. The rest is read by one platform
+    and ignored by the others: ``blocks`` (Slack Block Kit; ``text`` is
+    then the fallback shown in notifications), ``embeds`` (Discord),
+    ``card`` (a Microsoft Teams Adaptive Card, sent instead of the one made
+    from ``text``) and ``parse_mode`` (Telegram: ``"HTML"`` or
+    ``"MarkdownV2"``; None sends the text as plain text). After a send,
+    ``results`` holds one :class:`~dovecote.results.RecipientResult` per
+    address.
     """
 
     def __init__(
@@ -25,12 +30,19 @@ class ChatMessage:
         recipients: Sequence[str] | None = None,
         blocks: list[dict[str, Any]] | None = None,
         connection: BaseChatBackend | None = None,
+        *,
+        embeds: list[dict[str, Any]] | None = None,
+        card: dict[str, Any] | None = None,
+        parse_mode: str | None = None,
     ) -> None:
         if isinstance(recipients, str):
             raise TypeError('"recipients" argument must be a list or tuple')
         self.text = text or ""
         self.recipients: list[str] = list(recipients) if recipients else []
         self.blocks = blocks
+        self.embeds = embeds
+        self.card = card
+        self.parse_mode = parse_mode
         self.connection = connection
         self.results: list[RecipientResult] = []
         self.metadata: dict[str, Any] = {}
@@ -39,7 +51,7 @@ class ChatMessage:
         return f"<ChatMessage to={len(self.recipients)} text={self.text[:30]!r}>"
 
     def payload(self) -> dict[str, Any]:
-        """Return the JSON body posted to each webhook."""
+        """Return the JSON body posted to each Slack webhook."""
         data: dict[str, Any] = {"text": self.text}
         if self.blocks:
             data["blocks"] = self.blocks

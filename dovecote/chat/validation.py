@@ -1,17 +1,34 @@
-"""Check chat webhook URLs against the allowed hosts, and hide their secrets."""
+"""Check chat addresses (webhook URLs, Telegram chat ids); hide URL secrets."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import SplitResult, urlsplit
 
 from dovecote.conf import setting
 from dovecote.exceptions import InvalidAddress
 from dovecote.redaction import redact_url
 
-__all__ = ["LOOPBACK_HOSTS", "redact_webhook_url", "validate_webhook_url"]
+__all__ = [
+    "HOST_SETTINGS",
+    "LOOPBACK_HOSTS",
+    "display_chat_address",
+    "redact_webhook_url",
+    "validate_chat_address",
+    "validate_telegram_chat_id",
+    "validate_webhook_url",
+]
 
 #: Hosts that are this machine; plain http is allowed to them only in tests.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+#: The settings listing the hosts each platform's webhook URLs may name.
+HOST_SETTINGS = {
+    "slack": "CHAT_ALLOWED_HOSTS",
+    "discord": "CHAT_DISCORD_ALLOWED_HOSTS",
+    "teams": "CHAT_TEAMS_ALLOWED_HOSTS",
+}
+#: A Telegram chat id: a (negative for groups) integer, or ``@channelname``.
+TELEGRAM_CHAT_ID = re.compile(r"-?[1-9][0-9]{0,19}|@[A-Za-z][A-Za-z0-9_]{3,31}")
 
 
 def _split(url: str) -> SplitResult | None:
@@ -46,11 +63,14 @@ def _host_allowed(host: str, allowed: list[str]) -> bool:
     return False
 
 
-def validate_webhook_url(url: str) -> str:
+def validate_webhook_url(url: str, *, platform: str = "slack") -> str:
     """Return ``url`` if dovecote may post to it, else raise ``InvalidAddress``.
 
-    The URL must be https and its host must match ``CHAT_ALLOWED_HOSTS``
-    (default ``["hooks.slack.com"]``; an entry ``".example.com"`` matches
+    The URL must be https and its host must match the platform's allowed
+    hosts (``HOST_SETTINGS``): ``CHAT_ALLOWED_HOSTS`` for Slack (default
+    ``["hooks.slack.com"]``), ``CHAT_DISCORD_ALLOWED_HOSTS``,
+    ``CHAT_TEAMS_ALLOWED_HOSTS``; ``platform="any"`` allows the hosts of
+    every platform (the development backends). An entry ``".example.com"`` matches
     ``example.com`` and its subdomains, as in Django's ``ALLOWED_HOSTS``).
     A loopback host (``127.0.0.1``, ``localhost``, ``::1``) is allowed,
     over http or https, only when ``CHAT_ALLOW_INSECURE_LOOPBACK`` is True.
@@ -83,6 +103,44 @@ def validate_webhook_url(url: str) -> str:
         return url
     if scheme != "https":
         raise invalid("the scheme must be https")
-    if not _host_allowed(host, list(setting("CHAT_ALLOWED_HOSTS"))):
-        raise invalid(f"the host {host} is not in CHAT_ALLOWED_HOSTS")
+    names = (
+        list(HOST_SETTINGS.values()) if platform == "any" else [HOST_SETTINGS[platform]]
+    )
+    allowed = [host for name in names for host in setting(name)]
+    if not _host_allowed(host, allowed):
+        raise invalid(f"the host {host} is not in {' or '.join(names)}")
     return url
+
+
+def validate_telegram_chat_id(chat_id: str) -> str:
+    """Return a Telegram chat id (an integer or ``@channel``), else raise.
+
+    Raise ``InvalidAddress`` saying what a chat id looks like.
+    """
+    value = str(chat_id).strip() if isinstance(chat_id, str | int) else ""
+    if not TELEGRAM_CHAT_ID.fullmatch(value):
+        shown = value[:40] if value.lstrip("-@").isalnum() else "…"
+        raise InvalidAddress(
+            f"Telegram chat id {shown!r} is not valid: it must be an integer "
+            "(negative for groups) or @channelname."
+        )
+    return value
+
+
+def validate_chat_address(address: str) -> str:
+    """Return ``address`` if some chat platform could be sent to it, else raise.
+
+    A Telegram chat id, or a webhook URL on the hosts of any platform: what
+    the development backends (console, file, locmem, dummy) accept, so that
+    they refuse what every real backend would refuse.
+    """
+    if isinstance(address, str) and TELEGRAM_CHAT_ID.fullmatch(address.strip()):
+        return address.strip()
+    return validate_webhook_url(address, platform="any")
+
+
+def display_chat_address(address: str) -> str:
+    """Return a chat address as it may be shown: a URL redacted, a chat id as is."""
+    if isinstance(address, str) and TELEGRAM_CHAT_ID.fullmatch(address.strip()):
+        return address.strip()
+    return redact_webhook_url(address)

@@ -300,7 +300,10 @@ class HttpBackend(HttpHooks):
         except (ValueError, KeyError, TypeError):
             code, text = str(status), error_excerpt(response)
         is_transient = is_transient_status(status)
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        try:
+            retry_after = self.retry_after(response)
+        except (ValueError, KeyError, TypeError):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
         text = redact_text(text)
         return [
             self.failure(

@@ -10,7 +10,12 @@ import hashlib
 import logging
 from typing import Any, ClassVar
 
-from dovecote.http.wire import HttpRequest, HttpResponse, error_excerpt
+from dovecote.http.wire import (
+    HttpRequest,
+    HttpResponse,
+    error_excerpt,
+    parse_retry_after,
+)
 from dovecote.results import RecipientResult
 from dovecote.status import DeliveryStatus
 from dovecote.transport import BaseTransportBackend
@@ -105,6 +110,14 @@ class HttpHooks(BaseTransportBackend):
         default gives the HTTP status and the start of the body.
         """
         return str(response.status), error_excerpt(response)
+
+    def retry_after(self, response: HttpResponse) -> float | None:
+        """Return the seconds a transient error answer asks to wait, or None.
+
+        Subclasses may override this to read the provider's own field (a
+        JSON ``retry_after``); the default reads the ``Retry-After`` header.
+        """
+        return parse_retry_after(response.headers.get("Retry-After"))
 
     # Result helpers --------------------------------------------------------
 

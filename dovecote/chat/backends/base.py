@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from dovecote.chat.signals import post_send
-from dovecote.chat.validation import redact_webhook_url, validate_webhook_url
+from dovecote.chat.validation import display_chat_address, validate_chat_address
 from dovecote.transport import BaseTransportBackend
 
 if TYPE_CHECKING:
@@ -38,12 +38,16 @@ class BaseChatBackend(BaseTransportBackend):
     post_send = post_send
 
     def normalize_address(self, address: str) -> str:
-        """Return the webhook URL if it may be posted to; else raise."""
-        return validate_webhook_url(address)
+        """Return the address if some chat platform takes it; else raise.
+
+        Subclasses for one platform override this to accept only its
+        addresses (its webhook hosts, or Telegram chat ids).
+        """
+        return validate_chat_address(address)
 
     def display_address(self, address: str) -> str:
-        """Return the webhook URL with its secret redacted."""
-        return redact_webhook_url(address)
+        """Return a webhook URL with its secret redacted; a chat id as is."""
+        return display_chat_address(address)
 
     def send_messages(self, messages: Sequence[ChatMessage]) -> int:
         """Post each message; record per-URL results; return the count sent.

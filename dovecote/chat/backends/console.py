@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from dovecote.chat.backends.base import BaseChatBackend
 from dovecote.chat.message import ChatMessage
-from dovecote.chat.validation import redact_webhook_url
+from dovecote.chat.validation import display_chat_address
 from dovecote.devbackends import SEPARATOR, StreamBackendMixin
 from dovecote.results import RecipientResult
 from dovecote.status import DeliveryStatus
@@ -19,9 +19,10 @@ __all__ = ["SEPARATOR", "ChatBackend", "format_record"]
 def format_record(url: str, text: str, blocks: list[dict[str, Any]] | None) -> str:
     """Return the console/file record of one message to one webhook.
 
-    The URL is written redacted; blocks, if any, follow the text as JSON.
+    A webhook URL is written redacted (a chat id as is); blocks, if any,
+    follow the text as JSON.
     """
-    record = f"to: {redact_webhook_url(url)}\n{text}\n"
+    record = f"to: {display_chat_address(url)}\n{text}\n"
     if blocks:
         record += json.dumps(blocks, ensure_ascii=False, sort_keys=True) + "\n"
     return record + SEPARATOR + "\n"

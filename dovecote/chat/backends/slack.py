@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from dovecote.chat.backends.base import BaseChatBackend
 from dovecote.chat.message import ChatMessage
+from dovecote.chat.validation import validate_webhook_url
 from dovecote.http import HttpBackend, HttpRequest, HttpResponse
 from dovecote.results import RecipientResult
 
@@ -66,6 +67,10 @@ class ChatBackend(HttpBackend, BaseChatBackend):
     concurrency_setting: ClassVar[str] = "CHAT_CONCURRENCY"
     timeout_setting: ClassVar[str] = "CHAT_TIMEOUT"
     gone_error_codes: ClassVar[frozenset[str]] = PERMANENT_ERRORS
+
+    def normalize_address(self, address: str) -> str:
+        """Return the webhook URL if its host is in ``CHAT_ALLOWED_HOSTS``."""
+        return validate_webhook_url(address)
 
     def build_request(self, message: ChatMessage, recipients: list[str]) -> HttpRequest:
         """Return the JSON POST of the message's payload to one webhook."""

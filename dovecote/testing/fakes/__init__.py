@@ -11,17 +11,21 @@ from dovecote.testing.fakes.base import (
     SpawnedFake,
     free_port,
 )
+from dovecote.testing.fakes.discord import FakeDiscord
 from dovecote.testing.fakes.messagebird import FakeMessageBird
 from dovecote.testing.fakes.postmark import FakePostmark
 from dovecote.testing.fakes.slack import FakeSlack
+from dovecote.testing.fakes.teams import FakeTeams
 from dovecote.testing.fakes.twilio import FakeTwilio
 from dovecote.testing.fakes.vonage import FakeVonage
 
 __all__ = [
+    "FakeDiscord",
     "FakeMessageBird",
     "FakePostmark",
     "FakeProvider",
     "FakeSlack",
+    "FakeTeams",
     "FakeTwilio",
     "FakeVonage",
     "RecordedRequest",
@@ -32,5 +36,13 @@ __all__ = [
 #: Fakes by the name ``python -m dovecote.testing.fakes.serve`` takes.
 FAKES: dict[str, type[FakeProvider]] = {
     cls.name: cls
-    for cls in (FakeTwilio, FakeMessageBird, FakeVonage, FakeSlack, FakePostmark)
+    for cls in (
+        FakeTwilio,
+        FakeMessageBird,
+        FakeVonage,
+        FakeSlack,
+        FakePostmark,
+        FakeDiscord,
+        FakeTeams,
+    )
 }

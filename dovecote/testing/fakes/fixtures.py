@@ -23,19 +23,25 @@ import pytest
 from django.test import override_settings
 
 from dovecote.testing.fakes.base import FakeProvider
+from dovecote.testing.fakes.discord import FakeDiscord
 from dovecote.testing.fakes.messagebird import FakeMessageBird
 from dovecote.testing.fakes.postmark import FakePostmark
 from dovecote.testing.fakes.slack import FakeSlack
+from dovecote.testing.fakes.teams import FakeTeams
 from dovecote.testing.fakes.twilio import FakeTwilio
 from dovecote.testing.fakes.vonage import FakeVonage
 
 __all__ = [
+    "fake_discord",
+    "fake_discord_server",
     "fake_messagebird",
     "fake_messagebird_server",
     "fake_postmark",
     "fake_postmark_server",
     "fake_slack",
     "fake_slack_server",
+    "fake_teams",
+    "fake_teams_server",
     "fake_twilio",
     "fake_twilio_server",
     "fake_vonage",
@@ -70,6 +76,18 @@ def fake_vonage_server() -> Iterator[FakeVonage]:
 @pytest.fixture(scope="session")
 def fake_slack_server() -> Iterator[FakeSlack]:
     with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_discord_server() -> Iterator[FakeDiscord]:
+    with FakeDiscord() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_teams_server() -> Iterator[FakeTeams]:
+    with FakeTeams() as fake:
         yield fake
 
 
@@ -113,3 +131,17 @@ def fake_slack(fake_slack_server: FakeSlack) -> Iterator[FakeSlack]:
     """Return the fake Slack server, emptied; its loopback URLs are allowed."""
     with override_settings(CHAT_ALLOW_INSECURE_LOOPBACK=True):
         yield _fresh(fake_slack_server)
+
+
+@pytest.fixture
+def fake_discord(fake_discord_server: FakeDiscord) -> Iterator[FakeDiscord]:
+    """Return the fake Discord server, emptied; its loopback URLs are allowed."""
+    with override_settings(CHAT_ALLOW_INSECURE_LOOPBACK=True):
+        yield _fresh(fake_discord_server)
+
+
+@pytest.fixture
+def fake_teams(fake_teams_server: FakeTeams) -> Iterator[FakeTeams]:
+    """Return the fake Teams server, emptied; its loopback URLs are allowed."""
+    with override_settings(CHAT_ALLOW_INSECURE_LOOPBACK=True):
+        yield _fresh(fake_teams_server)
