@@ -1,4 +1,4 @@
-"""Django admin for dovecote: the delivery log, addresses, preferences, inbox.
+"""Django admin for dovecote: the delivery log, addresses, preferences, inbox, devices.
 
 One module per model group; importing this package registers them all
 (``admin.autodiscover()`` imports it). ``resend_deliveries`` lives in
@@ -14,6 +14,7 @@ from dovecote.admin.preferences import (
     GroupPreferenceAdmin,
     PreferenceAdmin,
 )
+from dovecote.admin.push import PushDeviceAdmin
 from dovecote.delivery.resend import resend_deliveries
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "GroupPreferenceAdmin",
     "InboxMessageAdmin",
     "PreferenceAdmin",
+    "PushDeviceAdmin",
     "SuppressionAdmin",
     "resend_deliveries",
 ]

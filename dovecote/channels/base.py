@@ -87,6 +87,10 @@ class Channel:
     #: How many ``send()`` calls a worker may run at once on this channel
     #: (None: as many as its window holds); ``OPTIONS["parallel_sends"]``.
     parallel_sends: ClassVar[int | None] = None
+    #: True when each of a user's addresses gets its own Delivery (push: one
+    #: per device), so that retries, outcomes and retirement are per address;
+    #: False when the best address is the one used.
+    sends_to_every_address: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -142,6 +146,15 @@ class Channel:
         custom channel (``return user.pager_number``).
         """
         return default_route(user, self.protocol)
+
+    def user_addresses(self, users: Sequence[Any]) -> dict[Any, list[str]] | None:
+        """Return the addresses of ``users`` by user pk, best first, or None.
+
+        For channels whose addresses live in their own table (push devices):
+        called once per planned chunk, it replaces the ``Address`` rows and
+        :meth:`route`. The default, None, uses those.
+        """
+        return None
 
     def validate_address(self, address: str) -> str:
         """Return ``address`` normalised, or raise ``InvalidAddress``.

@@ -10,6 +10,7 @@ from dovecote.models.delivery import (
 )
 from dovecote.models.inbox import InboxMessage
 from dovecote.models.preference import GroupPreference, Preference
+from dovecote.models.push import PushDevice
 from dovecote.models.schedule import DeliverySchedule
 from dovecote.status import DeliveryStatus
 
@@ -23,6 +24,7 @@ __all__ = [
     "GroupPreference",
     "InboxMessage",
     "Preference",
+    "PushDevice",
     "RateLimitBucket",
     "Suppression",
     "WebhookReceipt",

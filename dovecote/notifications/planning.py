@@ -128,7 +128,11 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
     cls, names, channel_of, seen = plan.cls, plan.names, plan.channel_of, plan.seen
     on_demand = _validate_on_demand([p for p in people if isinstance(p, Recipient)])
     users = [p for p in people if not isinstance(p, Recipient)]
-    book = AddressBook(users, {c.protocol for c in channel_of.values()})
+    own = {name: c.user_addresses(users) for name, c in channel_of.items()}
+    book = AddressBook(
+        users,
+        {c.protocol for name, c in channel_of.items() if own[name] is None},
+    )
     preferences = PreferenceResolver(cls, users)
     permitted = (
         users_with_permissions(users, cls.permissions) if cls.permissions else None
@@ -151,30 +155,38 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
                     )
                     planned.append(_Planned(entry, key, "", language))
                 continue
-            reason, address = "", ""
+            reason, addresses = "", [""]
             if isinstance(person, Recipient):
                 address = on_demand[id(person)].get(channel.protocol, "")
-                key = f"{channel.protocol}:{address}" if address else person.key
+                keys = [f"{channel.protocol}:{address}" if address else person.key]
+                addresses = [address]
                 if name not in cls.channels:
                     reason = SkipReason.CHANNEL_NOT_ENABLED
                 elif not address:
                     reason = SkipReason.NO_ADDRESS
             else:
-                key = f"user:{person.pk}"
-                reason, address = _user_reason(
-                    person, name, channel, book, preferences, permitted, plan.offered
+                found = own[name]
+                candidates = (
+                    book.addresses(person, channel.protocol, channel.route)
+                    if found is None
+                    else found.get(person.pk, [])
                 )
-            if f"{name} {key}" in seen:
-                continue
-            seen.add(f"{name} {key}")
-            entry = DeliveryResult(
-                person,
-                name,
-                DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED,
-                reason,
-                address,
-            )
-            planned.append(_Planned(entry, key, channel.protocol, language))
+                reason, addresses = _user_reason(
+                    person, name, channel, candidates, preferences, permitted, plan
+                )
+                keys = _user_keys(person, channel, reason, addresses)
+            for key, address in zip(keys, addresses, strict=True):
+                if f"{name} {key}" in seen:
+                    continue
+                seen.add(f"{name} {key}")
+                entry = DeliveryResult(
+                    person,
+                    name,
+                    DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED,
+                    reason,
+                    address,
+                )
+                planned.append(_Planned(entry, key, channel.protocol, language))
 
     _apply_suppressions(cls, planned, Suppression)
     _apply_timing(plan, planned, users, preferences)
@@ -269,31 +281,54 @@ def _user_reason(
     user: Any,
     name: str,
     channel: Channel,
-    book: AddressBook,
+    candidates: list[str],
     preferences: PreferenceResolver,
     permitted: set[Any] | None,
-    offered: list[str],
-) -> tuple[str, str]:
-    if name not in offered:
-        return SkipReason.CHANNEL_NOT_ENABLED, ""
+    plan: _Plan,
+) -> tuple[str, list[str]]:
+    """Return why ``user`` is skipped ("" if not) and the addresses to use.
+
+    One address (the first valid candidate), or every valid one for a
+    channel that ``sends_to_every_address``; ``[""]`` or the first invalid
+    candidate with a skip reason.
+    """
+    if name not in plan.offered:
+        return SkipReason.CHANNEL_NOT_ENABLED, [""]
     if not getattr(user, "is_active", True):
-        return SkipReason.INACTIVE_USER, ""
+        return SkipReason.INACTIVE_USER, [""]
     if permitted is not None and user.pk not in permitted:
-        return SkipReason.NO_PERMISSION, ""
+        return SkipReason.NO_PERMISSION, [""]
     enabled, why = preferences.source(user, name)
     if not enabled:
         if why in ("user", "group"):
-            return SkipReason.OPTED_OUT, ""
-        return SkipReason.CHANNEL_NOT_ENABLED, ""
-    candidates = book.addresses(user, channel.protocol, channel.route)
+            return SkipReason.OPTED_OUT, [""]
+        return SkipReason.CHANNEL_NOT_ENABLED, [""]
     if not candidates:
-        return SkipReason.NO_ADDRESS, ""
+        return SkipReason.NO_ADDRESS, [""]
+    valid: list[str] = []
     for candidate in candidates:
         try:
-            return "", channel.validate_address(candidate)
+            valid.append(channel.validate_address(candidate))
         except InvalidAddress:
             continue
-    return SkipReason.INVALID_ADDRESS, candidates[0]
+        if not channel.sends_to_every_address:
+            break
+    if not valid:
+        return SkipReason.INVALID_ADDRESS, candidates[:1]
+    return "", list(dict.fromkeys(valid))
+
+
+def _user_keys(
+    user: Any, channel: Channel, reason: str, addresses: list[str]
+) -> list[str]:
+    """Return the ``Delivery.recipient`` of each of ``user``'s addresses.
+
+    ``user:<pk>``; a channel that sends to every address adds the address
+    (``user:<pk>:<address>``), one row per address in the dispatch.
+    """
+    if reason or not channel.sends_to_every_address:
+        return [f"user:{user.pk}"] * len(addresses)
+    return [f"user:{user.pk}:{address}" for address in addresses]
 
 
 def _apply_suppressions(
@@ -341,6 +376,7 @@ def _render(plan: _Plan, planned: list[_Planned]) -> None:
         plan.preferences_link = _link("preferences_url")
     instance = plan.instance
     base_by_person: dict[int, dict[str, Any]] = {}
+    same_for_every_address: dict[tuple[int, str], Rendered] = {}
     for item in todo:
         person = item.entry.recipient
         with translation.override(item.language):
@@ -359,12 +395,19 @@ def _render(plan: _Plan, planned: list[_Planned]) -> None:
                 base = instance.get_context(person, base)
                 base_by_person[id(person)] = base
             channel = plan.channel_of[item.entry.channel]
+            shared = (id(person), item.entry.channel)
+            if channel.sends_to_every_address and shared in same_for_every_address:
+                # One rendering per person, whichever address (device) it goes to.
+                item.rendered = same_for_every_address[shared]
+                continue
             extra = processed_context(instance, person, channel)
             ctx = {**extra, **base} if extra else dict(base)
             ctx["channel"] = item.entry.channel
             if not cls.required:
                 ctx["unsubscribe_url"] = _unsubscribe_link(cls, item)
             item.rendered = channel.render(instance, ctx)
+            if channel.sends_to_every_address:
+                same_for_every_address[shared] = item.rendered
 
 
 def _link(name: str, **kwargs: Any) -> str:
