@@ -126,6 +126,8 @@ DEFAULTS: dict[str, Any] = {
     "DOVECOTE_DEV_OUTBOX": None,
     "DOVECOTE_DEV_OUTBOX_PUBLIC": False,
     "DOVECOTE_WEBHOOK_RECEIPT_RETENTION": 60 * 60 * 24 * 30,
+    # dovecote_prune deletes push devices deactivated this long ago (seconds).
+    "DOVECOTE_PUSH_DEVICE_RETENTION": 60 * 60 * 24 * 30,
 }
 
 

@@ -4,8 +4,8 @@ One row per device address (an FCM or APNs token, a Web Push endpoint),
 found by :func:`address_hash` because tokens and endpoints are kept in
 ``TextField`` columns, which not every database can index whole. The rules
 about these rows live on the manager: ``PushDevice.objects.deactivate(...)``
-retires the device a push service says is gone, ``inactive_since(...)`` finds
-the ones ``dovecote_prune`` deletes.
+retires the device a push service says is gone, ``deactivated_before(...)``
+and ``unseen_since(...)`` find the ones ``dovecote_prune`` deletes.
 """
 
 from __future__ import annotations
@@ -55,17 +55,15 @@ class PushDeviceQuerySet(models.QuerySet["PushDevice"]):
         """Return the active devices."""
         return self.filter(active=True)
 
-    def inactive_since(self, cutoff: datetime.datetime) -> PushDeviceQuerySet:
-        """Return the devices not registered or seen since ``cutoff``.
-
-        Deactivated devices count from their deactivation, active ones from
-        their last registration: ``dovecote_prune`` deletes these.
-        """
-        return self.filter(
-            models.Q(active=False, deactivated_at__lt=cutoff)
-            | models.Q(active=False, deactivated_at__isnull=True, last_seen__lt=cutoff)
-            | models.Q(active=True, last_seen__lt=cutoff)
+    def deactivated_before(self, cutoff: datetime.datetime) -> PushDeviceQuerySet:
+        """Return the devices deactivated before ``cutoff``."""
+        return self.filter(active=False, deactivated_at__lt=cutoff) | self.filter(
+            active=False, deactivated_at__isnull=True, last_seen__lt=cutoff
         )
+
+    def unseen_since(self, cutoff: datetime.datetime) -> PushDeviceQuerySet:
+        """Return the active devices not registered again since ``cutoff``."""
+        return self.filter(active=True, last_seen__lt=cutoff)
 
 
 class PushDeviceManager(models.Manager["PushDevice"]):
@@ -79,9 +77,13 @@ class PushDeviceManager(models.Manager["PushDevice"]):
         """Return the active devices."""
         return self.get_queryset().reachable()
 
-    def inactive_since(self, cutoff: datetime.datetime) -> PushDeviceQuerySet:
-        """Return the devices not registered or seen since ``cutoff``."""
-        return self.get_queryset().inactive_since(cutoff)
+    def deactivated_before(self, cutoff: datetime.datetime) -> PushDeviceQuerySet:
+        """Return the devices deactivated before ``cutoff``."""
+        return self.get_queryset().deactivated_before(cutoff)
+
+    def unseen_since(self, cutoff: datetime.datetime) -> PushDeviceQuerySet:
+        """Return the active devices not registered again since ``cutoff``."""
+        return self.get_queryset().unseen_since(cutoff)
 
     def deactivate(
         self,

@@ -61,3 +61,57 @@ def test_refuses_to_prune_receipts_that_still_refuse_replays():
 )
 def test_parse_duration(text, seconds):
     assert parse_duration(text).total_seconds() == seconds
+
+
+# Push devices ----------------------------------------------------------------
+
+
+def device(user, token, *, active=True, age=timedelta(0), deactivated_age=None):
+    from dovecote.models import PushDevice
+
+    now = timezone.now()
+    return PushDevice.objects.create(
+        user=user,
+        platform="fcm",
+        token=token,
+        last_seen=now - age,
+        active=active,
+        deactivated_at=None if deactivated_age is None else now - deactivated_age,
+    )
+
+
+def tokens():
+    from dovecote.models import PushDevice
+
+    return sorted(PushDevice.objects.values_list("token", flat=True))
+
+
+def test_deletes_push_devices_deactivated_longer_ago_than_the_retention(
+    django_user_model,
+):
+    ada = django_user_model.objects.create_user("ada")
+    device(ada, "gone-long-ago", active=False, deactivated_age=timedelta(days=40))
+    device(ada, "gone-lately", active=False, deactivated_age=timedelta(days=2))
+    device(ada, "old-but-active", age=timedelta(days=400))
+    out = run()
+    assert "Deleted 1 deactivated and 0 unseen push device(s)." in out
+    assert tokens() == ["gone-lately", "old-but-active"]
+    run("--push-devices-inactive-for", "1d")
+    assert tokens() == ["old-but-active"]
+
+
+def test_unseen_active_devices_are_deleted_only_when_asked(django_user_model):
+    ada = django_user_model.objects.create_user("ada")
+    device(ada, "stale", age=timedelta(days=300))
+    device(ada, "fresh", age=timedelta(days=3))
+    assert "Would delete 0 deactivated and 1 unseen" in run(
+        "--push-devices-unseen-for=270d", "--dry-run"
+    )
+    assert tokens() == ["fresh", "stale"]
+    run("--push-devices-unseen-for=270d")
+    assert tokens() == ["fresh"]
+
+
+def test_a_bad_device_duration_is_a_clear_error():
+    with pytest.raises(CommandError, match="not a duration"):
+        run("--push-devices-unseen-for=forever")
