@@ -37,7 +37,6 @@ __all__ = [
 ELLIPSIS = "…"
 #: The longest first path segment shown ("services", "api", "workflows").
 MAX_SHOWN_SEGMENT = 24
-#: Absolute URLs of any scheme with an authority (``scheme://...``).
 #: Documentation pages that providers link to from their error answers;
 #: :func:`redact_text` shows an https URL under one of these whole (when it
 #: has no credentials and no query).
@@ -50,6 +49,7 @@ PUBLIC_URL_PREFIXES = (
     #: MessageBird's documentation.
     "https://developers.messagebird.com/",
 )
+#: Absolute URLs of any scheme with an authority (``scheme://...``).
 _URL_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"'`]+")
 
 

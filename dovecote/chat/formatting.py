@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 __all__ = [
     "TRUNCATION_MARKER",
     "discord_escape",
+    "telegram_escape",
     "telegram_html_to_text",
     "telegram_text_length",
     "truncate",

@@ -7,7 +7,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from dovecote.conf import setting
 from dovecote.exceptions import InvalidAddress
-from dovecote.redaction import redact_url
+from dovecote.redaction import redact_text, redact_url
 
 __all__ = [
     "HOST_SETTINGS",
@@ -119,7 +119,7 @@ def validate_telegram_chat_id(chat_id: str) -> str:
     """
     value = str(chat_id).strip() if isinstance(chat_id, str | int) else ""
     if not TELEGRAM_CHAT_ID.fullmatch(value):
-        shown = value[:40] if value.lstrip("-@").isalnum() else "…"
+        shown = redact_text(value)[:80]
         raise InvalidAddress(
             f"Telegram chat id {shown!r} is not valid: it must be an integer "
             "(negative for groups) or @channelname."

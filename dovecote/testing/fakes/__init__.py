@@ -16,6 +16,7 @@ from dovecote.testing.fakes.messagebird import FakeMessageBird
 from dovecote.testing.fakes.postmark import FakePostmark
 from dovecote.testing.fakes.slack import FakeSlack
 from dovecote.testing.fakes.teams import FakeTeams
+from dovecote.testing.fakes.telegram import FakeTelegram
 from dovecote.testing.fakes.twilio import FakeTwilio
 from dovecote.testing.fakes.vonage import FakeVonage
 
@@ -26,6 +27,7 @@ __all__ = [
     "FakeProvider",
     "FakeSlack",
     "FakeTeams",
+    "FakeTelegram",
     "FakeTwilio",
     "FakeVonage",
     "RecordedRequest",
@@ -44,5 +46,6 @@ FAKES: dict[str, type[FakeProvider]] = {
         FakePostmark,
         FakeDiscord,
         FakeTeams,
+        FakeTelegram,
     )
 }

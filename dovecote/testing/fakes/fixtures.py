@@ -28,6 +28,7 @@ from dovecote.testing.fakes.messagebird import FakeMessageBird
 from dovecote.testing.fakes.postmark import FakePostmark
 from dovecote.testing.fakes.slack import FakeSlack
 from dovecote.testing.fakes.teams import FakeTeams
+from dovecote.testing.fakes.telegram import FakeTelegram
 from dovecote.testing.fakes.twilio import FakeTwilio
 from dovecote.testing.fakes.vonage import FakeVonage
 
@@ -42,6 +43,8 @@ __all__ = [
     "fake_slack_server",
     "fake_teams",
     "fake_teams_server",
+    "fake_telegram",
+    "fake_telegram_server",
     "fake_twilio",
     "fake_twilio_server",
     "fake_vonage",
@@ -88,6 +91,12 @@ def fake_discord_server() -> Iterator[FakeDiscord]:
 @pytest.fixture(scope="session")
 def fake_teams_server() -> Iterator[FakeTeams]:
     with FakeTeams() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_telegram_server() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
         yield fake
 
 
@@ -145,3 +154,9 @@ def fake_teams(fake_teams_server: FakeTeams) -> Iterator[FakeTeams]:
     """Return the fake Teams server, emptied; its loopback URLs are allowed."""
     with override_settings(CHAT_ALLOW_INSECURE_LOOPBACK=True):
         yield _fresh(fake_teams_server)
+
+
+@pytest.fixture
+def fake_telegram(fake_telegram_server: FakeTelegram) -> FakeTelegram:
+    """Return the fake Telegram Bot API, emptied (no chats)."""
+    return _fresh(fake_telegram_server)
