@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from dovecote.views import inbox, outbox, preferences, unsubscribe
-from dovecote.webhooks import messagebird, twilio, vonage
+from dovecote.webhooks import messagebird, telegram, twilio, vonage
 
 app_name = "dovecote"
 
@@ -41,6 +41,11 @@ urlpatterns = [
     path("webhooks/twilio/inbound/", twilio.inbound, name="webhook-twilio-inbound"),
     path("webhooks/vonage/status/", vonage.status, name="webhook-vonage-status"),
     path("webhooks/vonage/inbound/", vonage.inbound, name="webhook-vonage-inbound"),
+    path(
+        "webhooks/telegram/",
+        telegram.inbound,
+        name="webhook-telegram",
+    ),
     path(
         "webhooks/messagebird/status/",
         messagebird.status,
