@@ -35,8 +35,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Case, Count, Q, Value, When
-from django.dispatch import receiver
+from django.db.models import BigIntegerField, Case, Count, Value, When
 from django.utils import timezone, translation
 
 from dovecote.delivery.digest_render import (
@@ -46,9 +45,9 @@ from dovecote.delivery.digest_render import (
     digest_frequency,
     render_digest,
 )
+from dovecote.delivery.digest_settle import settle_digest, settle_digests
 from dovecote.delivery.outbox import schedule_on_commit
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus, Dispatch
-from dovecote.signals import digest_sent, post_deliver
 
 logger = logging.getLogger("dovecote.delivery")
 
@@ -298,54 +297,3 @@ def _events(
             for item in items
         )
     DeliveryEvent.objects.bulk_create(events, batch_size=2000)
-
-
-# --- outcomes -------------------------------------------------------------
-
-_FINAL_SENT = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
-
-
-def settle_digest(digest: Delivery) -> int:
-    """Write a digest's recorded outcome to its items; return how many changed.
-
-    Sent: the items get its ``sent_at`` and ``digest_sent`` is sent. Failed
-    for good: the items fail with its error. Otherwise (a retry is
-    pending) nothing changes. Settling twice changes nothing more.
-    """
-    if digest.status in _FINAL_SENT:
-        count = Delivery.objects.filter(
-            digest=digest, status=DeliveryStatus.DIGESTED, sent_at__isnull=True
-        ).update(sent_at=digest.sent_at or timezone.now())
-        if count:
-            digest_sent.send(sender=Delivery, digest=digest, items=count)
-        return count
-    if digest.status == DeliveryStatus.FAILED:
-        return Delivery.objects.filter(
-            digest=digest, status=DeliveryStatus.DIGESTED
-        ).update(
-            status=DeliveryStatus.FAILED,
-            failed_at=digest.failed_at or timezone.now(),
-            last_error=f"digest #{digest.pk} failed: {digest.last_error}"[:10000],
-            updated_at=timezone.now(),
-        )
-    return 0
-
-
-def settle_digests() -> int:
-    """Settle items whose digest has an outcome they do not show yet (the sweep)."""
-    settled = 0
-    pending = Delivery.objects.filter(
-        Q(digest__status__in=_FINAL_SENT, sent_at__isnull=True)
-        | Q(digest__status=DeliveryStatus.FAILED),
-        status=DeliveryStatus.DIGESTED,
-    )
-    digest_ids = set(pending.values_list("digest_id", flat=True).distinct()[:PAGE_SIZE])
-    for digest in Delivery.objects.filter(pk__in=digest_ids):
-        settled += settle_digest(digest)
-    return settled
-
-
-@receiver(post_deliver, dispatch_uid="dovecote.digests.settle")
-def _on_outcome(sender: Any, delivery: Delivery, status: str, **kwargs: Any) -> None:
-    if "dovecote_digest" in (delivery.data or {}):
-        settle_digest(delivery)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from dovecote.channels import Channel, Outcome
 from dovecote.delivery.bulk import insert_events, update_many
+from dovecote.delivery.digest_settle import settle_many
 from dovecote.delivery.retry import max_attempts, retry_delay
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 from dovecote.redaction import redact_text
@@ -114,7 +115,12 @@ def write_outcomes(
 
 
 def announce(deliveries: Sequence[Delivery]) -> None:
-    """Send ``post_deliver`` for each delivery whose outcome was written."""
+    """Settle finished digests, then send ``post_deliver`` for each delivery.
+
+    ``deliveries`` are those whose outcome was just written; the items of
+    the digests among them are settled in one statement per outcome.
+    """
+    settle_many(deliveries)
     for delivery in deliveries:
         post_deliver.send(
             sender=Delivery,
