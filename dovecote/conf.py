@@ -65,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "TWILIO_BASE_URL": "https://api.twilio.com",
     "TWILIO_STATUS_CALLBACK": None,
     "TWILIO_FROM_NUMBER": None,
+    "TWILIO_WHATSAPP_FROM": None,
     "MESSAGEBIRD_BASE_URL": "https://rest.messagebird.com",
     "VONAGE_BASE_URL": "https://rest.nexmo.com",
     # Provider status webhooks (dovecote.webhooks).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dovecote.conf import setting
@@ -20,6 +20,11 @@ class Message:
     ``originator`` defaults to the ``DEFAULT_FROM_SMS`` setting. After a
     send, ``results`` holds one :class:`~dovecote.results.RecipientResult`
     per distinct recipient, in order.
+
+    ``content_sid`` and ``content_variables`` send a pre-approved content
+    template instead of ``body`` (Twilio's ``ContentSid`` ``HX…`` and
+    ``ContentVariables``, as WhatsApp needs outside its 24-hour window);
+    backends that cannot send templates refuse such a message.
     """
 
     def __init__(
@@ -28,6 +33,9 @@ class Message:
         originator: str | None = None,
         recipients: Sequence[str] | None = None,
         connection: BaseSmsBackend | None = None,
+        *,
+        content_sid: str = "",
+        content_variables: Mapping[str, str] | None = None,
     ) -> None:
         if isinstance(recipients, str):
             raise TypeError('"recipients" argument must be a list or tuple')
@@ -35,6 +43,8 @@ class Message:
         self.originator: str = originator or setting("DEFAULT_FROM_SMS") or ""
         self.recipients: list[str] = list(recipients) if recipients else []
         self.connection = connection
+        self.content_sid = content_sid or ""
+        self.content_variables: dict[str, str] = dict(content_variables or {})
         self.results: list[RecipientResult] = []
         #: Free-form data a caller may attach (e.g. a Delivery id).
         self.metadata: dict[str, Any] = {}

@@ -63,6 +63,9 @@ class InboundMessage:
     sender: str
     body: str
     key: str
+    #: The sender's address protocol, when it differs from the handler's
+    #: (``whatsapp`` for a Twilio message from ``whatsapp:+…``).
+    protocol: str = ""
 
 
 class WebhookHandler:
@@ -132,7 +135,7 @@ def webhook_view(
                         for message in inbound:
                             report_inbound(
                                 handler.provider,
-                                handler.protocol,
+                                message.protocol or handler.protocol,
                                 message.sender,
                                 message.body,
                             )

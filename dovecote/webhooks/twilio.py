@@ -1,4 +1,8 @@
-"""Twilio webhooks: SMS status callbacks and inbound STOP replies.
+"""Twilio webhooks: SMS and WhatsApp status callbacks and inbound STOP replies.
+
+WhatsApp messages use the same callbacks, with ``To``/``From`` written
+``whatsapp:+<E.164>``: their reports and STOP replies are for the
+``whatsapp`` protocol.
 
 What is signed, and how dovecote checks it, exactly as Twilio's own
 ``RequestValidator`` (twilio-python) does
@@ -39,6 +43,7 @@ from dovecote.conf import required_setting, setting
 from dovecote.delivery.tracking import StatusReport, TrackingStatus
 from dovecote.exceptions import WebhookValidationError
 from dovecote.sms.backends.twilio import PERMANENT_ERRORS, UNSUBSCRIBED_ERRORS
+from dovecote.sms.whatsapp import is_whatsapp
 from dovecote.webhooks.base import (
     InboundMessage,
     WebhookHandler,
@@ -58,6 +63,9 @@ ALGORITHMS: dict[str, Callable[..., Any]] = {
 }
 #: Bodies Django parses into ``request.POST``: signed field by field.
 _FORMS = ("", "application/x-www-form-urlencoded", "multipart/form-data")
+
+#: The address protocol of WhatsApp recipients (``whatsapp:+<E.164>``).
+WHATSAPP = "whatsapp"
 
 #: Twilio's ``MessageStatus`` values, normalised.
 STATUS_MAP = {
@@ -251,6 +259,7 @@ class TwilioWebhooks(WebhookHandler):
                 # (21610: it replied STOP, as an inbound STOP would say).
                 address_gone=code in PERMANENT_ERRORS | UNSUBSCRIBED_ERRORS,
                 address=first(params, "To"),
+                protocol=WHATSAPP if is_whatsapp(first(params, "To")) else "",
             )
         ]
 
@@ -265,7 +274,16 @@ class TwilioWebhooks(WebhookHandler):
         # Twilio's Advanced Opt-Out says so itself, whatever the keyword.
         if first(params, "OptOutType").upper() == "STOP":
             body = "STOP"
-        return [InboundMessage(sender=sender, body=body, key=f"inbound:{sid}")]
+        return [
+            InboundMessage(
+                sender=sender,
+                body=body,
+                key=f"inbound:{sid}",
+                # WhatsApp replies come from whatsapp:+<number>, the address
+                # of the whatsapp channel.
+                protocol=WHATSAPP if is_whatsapp(sender) else "",
+            )
+        ]
 
     def acknowledge(self, request: HttpRequest, kind: str) -> HttpResponse:
         """Answer inbound messages with empty TwiML: no automatic reply."""

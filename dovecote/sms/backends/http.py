@@ -28,9 +28,22 @@ class HttpSmsBackend(HttpBackend, BaseSmsBackend):
 
     concurrency_setting: ClassVar[str] = "SMS_CONCURRENCY"
     timeout_setting: ClassVar[str] = "SMS_TIMEOUT"
+    #: True for providers that send a content template (``content_sid``).
+    supports_content_templates: ClassVar[bool] = False
 
     def prepare_message(self, message: Message) -> list[str]:
-        """Return the valid recipients, or none when the sender is invalid."""
+        """Return the valid recipients, or none when the sender is invalid.
+
+        A message with a ``content_sid`` is refused (every recipient
+        ``"invalid"``) by a backend that cannot send templates.
+        """
+        if message.content_sid and not self.supports_content_templates:
+            self.reject_all(
+                message,
+                f"{self.provider_name} cannot send a content template "
+                f"({message.content_sid[:40]!r})",
+            )
+            return []
         originator = self.prepare_originator(message)
         if originator is None:
             return []  # every recipient already recorded as invalid

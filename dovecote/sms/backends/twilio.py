@@ -11,10 +11,12 @@ import re
 from typing import Any, ClassVar
 
 from dovecote.conf import required_setting, setting
+from dovecote.exceptions import InvalidAddress
 from dovecote.http import HttpRequest, HttpResponse
 from dovecote.results import RecipientResult
 from dovecote.sms.backends.http import HttpSmsBackend
 from dovecote.sms.message import Message
+from dovecote.sms.whatsapp import is_whatsapp, normalize_whatsapp
 from dovecote.status import DeliveryStatus
 
 #: A Messaging Service SID, sent as MessagingServiceSid instead of From.
@@ -23,8 +25,12 @@ MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 QUEUED_STATUSES = frozenset({"accepted", "queued", "scheduled"})
 #: Error codes after which the number can never be reached
 #: (https://www.twilio.com/docs/api/errors): invalid number, not a mobile,
-#: unknown handset, landline or unreachable carrier.
-PERMANENT_ERRORS = frozenset({"21211", "21614", "30005", "30006"})
+#: unknown handset, landline or unreachable carrier; and for WhatsApp, 63003
+#: (the number has no WhatsApp account).
+PERMANENT_ERRORS = frozenset({"21211", "21614", "30005", "30006", "63003"})
+#: WhatsApp free-form text outside the 24-hour customer service window: only
+#: a content template is delivered there (permanent; the address is fine).
+OUTSIDE_WINDOW_ERROR = "63016"
 #: The recipient replied STOP earlier (Twilio refuses to send).
 UNSUBSCRIBED_ERRORS = frozenset({"21610"})
 
@@ -39,6 +45,13 @@ class SmsBackend(HttpSmsBackend):
     from ``TWILIO_FROM_NUMBER`` (keyword ``from_number``), django-courier's
     and django-notifier's setting. An originator starting with ``MG`` is
     sent as ``MessagingServiceSid``.
+
+    WhatsApp: a recipient written ``whatsapp:+<E.164>`` is sent a WhatsApp
+    message from the originator if it is written ``whatsapp:+…`` (or is a
+    Messaging Service), else from ``TWILIO_WHATSAPP_FROM`` (keyword
+    ``whatsapp_from``). A message with ``content_sid`` sends that content
+    template (``ContentSid``, ``ContentVariables`` as JSON) instead of its
+    body: outside WhatsApp's 24-hour window nothing else is delivered.
     """
 
     provider_name: ClassVar[str] = "Twilio"
@@ -49,6 +62,7 @@ class SmsBackend(HttpSmsBackend):
     # not as a deduplication key of the Messages API: it is sent so that a
     # retry can be matched, but a retry after a timeout may still send twice.
     idempotency_header: ClassVar[str | None] = "I-Twilio-Idempotency-Token"
+    supports_content_templates: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -58,6 +72,7 @@ class SmsBackend(HttpSmsBackend):
         auth_token: str | None = None,
         status_callback: str | None = None,
         from_number: str | None = None,
+        whatsapp_from: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(fail_silently=fail_silently, **kwargs)
@@ -67,16 +82,30 @@ class SmsBackend(HttpSmsBackend):
             "TWILIO_STATUS_CALLBACK"
         )
         self.from_number: str = from_number or setting("TWILIO_FROM_NUMBER") or ""
+        whatsapp = whatsapp_from or setting("TWILIO_WHATSAPP_FROM") or ""
+        self.whatsapp_from = normalize_whatsapp(whatsapp) if whatsapp else ""
+
+    def normalize_address(self, address: str) -> str:
+        """Return a number in E.164, or ``whatsapp:+<E.164>`` for WhatsApp."""
+        if is_whatsapp(address):
+            return normalize_whatsapp(address)
+        return super().normalize_address(address)
 
     def sender_of(self, message: Message) -> str:
-        """Return the message's originator, else ``TWILIO_FROM_NUMBER``."""
-        return message.originator or self.from_number
+        """Return the originator, else ``TWILIO_FROM_NUMBER``, else the WhatsApp one."""
+        return message.originator or self.from_number or self.whatsapp_from
 
     def prepare_originator(self, message: Message) -> str | None:
-        """Accept a Messaging Service SID as well as a number or sender id."""
+        """Accept a Messaging Service SID or a ``whatsapp:`` number too."""
         sender = self.sender_of(message)
         if MESSAGING_SERVICE_SID.fullmatch(sender):
             return sender
+        if is_whatsapp(sender):
+            try:
+                return normalize_whatsapp(sender)
+            except InvalidAddress as exc:
+                self.reject_all(message, exc.message)
+                return None
         return super().prepare_originator(message)
 
     def originator(self, message: Message) -> str:
@@ -84,13 +113,35 @@ class SmsBackend(HttpSmsBackend):
         sender = self.sender_of(message)
         if MESSAGING_SERVICE_SID.fullmatch(sender):
             return sender
+        if is_whatsapp(sender):
+            return normalize_whatsapp(sender)
         return super().originator(message)
+
+    def sender_for(self, message: Message, recipient: str) -> str:
+        """Return the sender for one recipient: a WhatsApp one for WhatsApp."""
+        originator = self.originator(message)
+        if not is_whatsapp(recipient) or is_whatsapp(originator):
+            return originator
+        if MESSAGING_SERVICE_SID.fullmatch(originator):
+            return originator
+        if self.whatsapp_from:
+            return self.whatsapp_from
+        raise ValueError(
+            "A WhatsApp message needs a WhatsApp sender: set TWILIO_WHATSAPP_FROM "
+            "or an originator written whatsapp:+<number>"
+        )
 
     def build_request(self, message: Message, recipients: list[str]) -> HttpRequest:
         """Return the form POST creating one Message resource."""
         (recipient,) = recipients
-        originator = self.originator(message)
-        fields = {"To": recipient, "Body": message.body}
+        originator = self.sender_for(message, recipient)
+        fields = {"To": recipient}
+        if message.content_sid:
+            fields["ContentSid"] = message.content_sid
+            if message.content_variables:
+                fields["ContentVariables"] = json.dumps(message.content_variables)
+        else:
+            fields["Body"] = message.body
         if MESSAGING_SERVICE_SID.fullmatch(originator):
             fields["MessagingServiceSid"] = originator
         else:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from dovecote.testing.fakes.base import FakeProvider, RecordedRequest
 from dovecote.testing.fakes.gsm import segment_count
+from dovecote.testing.fakes.whatsapp import WhatsAppState, check, delivery_report
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
@@ -59,6 +60,12 @@ class FakeTwilio(FakeProvider):
         self.messaging_services = set(messaging_services)
         #: Recipients who replied STOP: sending to them is error 21610.
         self.unsubscribed = set(unsubscribed)
+        #: WhatsApp: approved templates, open 24-hour sessions, numbers
+        #: without WhatsApp (see :mod:`dovecote.testing.fakes.whatsapp`).
+        self.whatsapp = WhatsAppState()
+        #: The status callbacks Twilio would post for WhatsApp messages, in
+        #: order (form fields; sign and post them to test a webhook).
+        self.callbacks: list[dict[str, str]] = []
 
     @property
     def credentials(self) -> dict[str, str]:
@@ -72,7 +79,8 @@ class FakeTwilio(FakeProvider):
             form = req.form
             if req.accepted:
                 sender = form.get("From") or form.get("MessagingServiceSid", "")
-                out.append((sender, form["To"], form["Body"]))
+                body = form.get("Body") or f"[template {form.get('ContentSid')}]"
+                out.append((sender, form["To"], body))
         return out
 
     def error_body(self, status: int) -> tuple[str, str]:
@@ -124,6 +132,8 @@ class FakeTwilio(FakeProvider):
         body = form.get("Body", "")
         if not to:
             return self._error(21604, "A 'To' phone number is required.")
+        if to.startswith("whatsapp:") or sender.startswith("whatsapp:"):
+            return self._whatsapp(form, service, recorded)
         if not E164.match(to):
             return self._error(
                 21211, f"The 'To' number {to} is not a valid phone number."
@@ -150,6 +160,31 @@ class FakeTwilio(FakeProvider):
             return self._error(21610, "Attempt to send to unsubscribed recipient")
         recorded.accepted = True
         return web.json_response(self._message(to, sender, service, body), status=201)
+
+    def _whatsapp(
+        self, form: dict[str, str], service: str, recorded: RecordedRequest
+    ) -> web.Response:
+        if service and service not in self.messaging_services:
+            return self._error(
+                21701, f"The Messaging Service Sid {service} is invalid.", 404
+            )
+        if not form.get("From") and not service:
+            return self._error(21603, "A 'From' phone number is required.")
+        error, body = check(self.whatsapp, form)
+        if error is not None:
+            return self._error(*error)
+        if form["To"].removeprefix("whatsapp:") in self.unsubscribed:
+            return self._error(21610, "Attempt to send to unsubscribed recipient")
+        recorded.accepted = True
+        message = self._message(form["To"], form.get("From", ""), service, body)
+        self.callbacks.append(delivery_report(self.whatsapp, form, message["sid"]))
+        return web.json_response(message, status=201)
+
+    def reset(self) -> None:
+        """Forget requests, scripted answers, callbacks and WhatsApp state."""
+        super().reset()
+        self.callbacks.clear()
+        self.whatsapp.clear()
 
     def _message(self, to: str, sender: str, service: str, body: str) -> dict[str, Any]:
         sid = "SM" + uuid.uuid4().hex
