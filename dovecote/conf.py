@@ -94,6 +94,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "DOVECOTE_TIME_ZONE_ATTRIBUTE": None,
     "DOVECOTE_DELIVERY_WINDOWS": None,
+    # Guards (docs/guards.md): caps per user and channel, budgets.
+    "DOVECOTE_USER_CAPS": {},
+    "DOVECOTE_BUDGETS": {},
     # Delivery.
     "DOVECOTE_TASK_BACKEND": "default",
     "DOVECOTE_TASK_QUEUE": "default",

@@ -25,3 +25,10 @@ delivery_status_changed = Signal()
 #: Sent after a digest Delivery was sent and its items marked so.
 #: Arguments: ``digest`` (the digest Delivery), ``items`` (how many it carried).
 digest_sent = Signal()
+
+#: Sent once per budget period when a budget (``DOVECOTE_BUDGETS``) is used
+#: up, after the send that used it up commits. Arguments: ``channel``,
+#: ``notification`` ("" for the channel's own budget), ``period``
+#: (``hour``, ``day``, ``month``), ``limit``, ``period_start``,
+#: ``period_end``.
+budget_reached = Signal()

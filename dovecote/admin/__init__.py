@@ -8,6 +8,7 @@ name it.
 
 from dovecote.admin.addresses import AddressAdmin, SuppressionAdmin
 from dovecote.admin.deliveries import DeliveryAdmin
+from dovecote.admin.guards import BudgetSpendAdmin
 from dovecote.admin.inbox import InboxMessageAdmin
 from dovecote.admin.preferences import (
     DeliveryScheduleAdmin,
@@ -19,6 +20,7 @@ from dovecote.delivery.resend import resend_deliveries
 
 __all__ = [
     "AddressAdmin",
+    "BudgetSpendAdmin",
     "DeliveryAdmin",
     "DeliveryScheduleAdmin",
     "GroupPreferenceAdmin",

@@ -22,7 +22,7 @@ from dovecote.conf import setting
 from dovecote.delivery.claims import clock_now
 from dovecote.delivery.digests import build_due_digests, settle_digests
 from dovecote.delivery.retry import max_attempts
-from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
+from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus, GuardCounter
 
 logger = logging.getLogger("dovecote.delivery")
 
@@ -144,6 +144,8 @@ def recover(
     # Digests (docs/timing.md): build the due ones, settle finished ones.
     result.digests = build_due_digests(now)
     settle_digests()
+    # Caps, duplicate keys and old budget periods past their window.
+    GuardCounter.objects.filter(expires_at__lt=now or timezone.now()).delete()
     lease = timedelta(seconds=setting("DOVECOTE_LEASE_SECONDS"))
     batch_size = setting("DOVECOTE_BATCH_SIZE")
     idle = Delivery.objects.filter(

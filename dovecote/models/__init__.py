@@ -8,6 +8,7 @@ from dovecote.models.delivery import (
     RateLimitBucket,
     WebhookReceipt,
 )
+from dovecote.models.guards import BudgetSpend, GuardCounter
 from dovecote.models.inbox import InboxMessage
 from dovecote.models.preference import GroupPreference, Preference
 from dovecote.models.push import PushDevice
@@ -16,12 +17,14 @@ from dovecote.status import DeliveryStatus
 
 __all__ = [
     "Address",
+    "BudgetSpend",
     "Delivery",
     "DeliveryEvent",
     "DeliverySchedule",
     "DeliveryStatus",
     "Dispatch",
     "GroupPreference",
+    "GuardCounter",
     "InboxMessage",
     "Preference",
     "PushDevice",

@@ -49,6 +49,13 @@ class Notification:
     #: Whether deliveries wait for the user's delivery window and pause;
     #: None means yes unless ``required``. The inbox never waits.
     delivery_windows: ClassVar[bool | None] = None
+    #: At most so many per recipient and channel in any window, for this
+    #: type: ``{"sms": "1/10m"}``. Never applies to a required type.
+    caps: ClassVar[dict[str, str] | None] = None
+    #: ``(context key, window)``: a second send with the same value of the
+    #: context key to the same recipient within the window is skipped
+    #: (reason ``duplicate``): ``("order_id", "15m")``.
+    dedup: ClassVar[tuple[str, Any] | None] = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

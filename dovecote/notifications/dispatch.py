@@ -129,8 +129,15 @@ def send_notification(
     dispatch: Dispatch | None = None
     with transaction.atomic(using=using) if not streaming else nullcontext():
         chunks = _plan_chunks(plan, recipients, render=True, ramp=streaming)
-        for index, planned in enumerate(chunks):
+        index = -1
+        while True:
+            # Planned inside the chunk's transaction: the guards' counters
+            # are taken there, and given back if it rolls back.
             with transaction.atomic(using=using, savepoint=False):
+                planned = next(chunks, None)
+                if planned is None:
+                    break
+                index += 1
                 if dispatch is None:
                     made = _new_dispatch(cls, idempotency_key, using)
                     if isinstance(made, SendResult):
@@ -277,6 +284,7 @@ def _row(
         html=rendered.html,
         data=data,
         available_at=item.available_at or available_at,
+        failed_at=timezone.now() if entry.status == DeliveryStatus.FAILED else None,
     )
 
 

@@ -22,6 +22,7 @@ from dovecote.exceptions import InvalidAddress
 from dovecote.models import Suppression
 from dovecote.notifications import results
 from dovecote.notifications.base import Notification
+from dovecote.notifications.guards import Guards
 from dovecote.notifications.preferences import (
     PreferenceResolver,
     users_with_permissions,
@@ -75,6 +76,8 @@ class _Plan:
     preferences_link: str = ""
     #: When the send takes effect: now, or ``send_at``.
     available_at: datetime.datetime | None = None
+    #: Duplicates, caps and budgets (inactive when none applies).
+    guards: Guards | None = None
 
 
 def _channel_names(
@@ -100,7 +103,9 @@ def _start_plan(
     names = _channel_names(cls, channels)
     configured = get_channels()
     channel_of = {name: configured[name] for name in names if name in configured}
-    return _Plan(cls, names, channel_of, cls.all_channels(), dict(context or {}))
+    plan = _Plan(cls, names, channel_of, cls.all_channels(), dict(context or {}))
+    plan.guards = Guards(cls, plan.context, list(channel_of))
+    return plan
 
 
 def _plan_chunks(
@@ -109,15 +114,24 @@ def _plan_chunks(
     """Yield the planned (and rendered) entries, ``CHUNK_SIZE`` people at a time.
 
     Each chunk costs the same queries (addresses, preferences, groups,
-    group preferences, permissions, suppressions), whatever its size.
-    With ``ramp``, chunks start at ``FIRST_CHUNK_SIZE`` people and double up
-    to ``CHUNK_SIZE``, so the first rows are ready (and can be sent) soon.
+    group preferences, permissions, suppressions, and the guards'
+    counters), whatever its size. With ``ramp``, chunks start at
+    ``FIRST_CHUNK_SIZE`` people and double up to ``CHUNK_SIZE``, so the
+    first rows are ready (and can be sent) soon. With ``render`` (a real
+    send) the guards' counters are taken: advance the iterator inside the
+    transaction that writes the chunk.
     """
     people = iter_recipients(recipients, chunk_size=results.CHUNK_SIZE)
     size = min(FIRST_CHUNK_SIZE, results.CHUNK_SIZE) if ramp else results.CHUNK_SIZE
     while chunk := list(itertools.islice(people, size)):
         planned = _plan_chunk(plan, chunk)
         del chunk
+        if plan.guards is not None:
+            plan.guards.apply(
+                planned,
+                base=plan.available_at or timezone.now(),
+                reserve=render,
+            )
         if render:
             _render(plan, planned)
         yield planned

@@ -55,6 +55,18 @@ class SkipReason:
     OUTSIDE_DELIVERY_WINDOW = "outside_delivery_window"
     #: Not a skip: ``queued`` until the user's pause ends.
     PAUSED = "paused"
+    #: The same ``dedup`` key went to this recipient within the window.
+    DUPLICATE = "duplicate"
+    #: Beyond a cap (``DOVECOTE_USER_CAPS``, ``Notification.caps``); on a
+    #: type with digest frequencies the delivery is ``held`` for the next
+    #: digest instead of skipped.
+    CAPPED = "capped"
+    #: The channel's budget (``DOVECOTE_BUDGETS``) is spent: ``failed``, or
+    #: ``queued`` until the next period (``when_reached: "hold"``).
+    OVER_BUDGET = "over_budget"
+    #: An escalation step cancelled: an earlier step was read, delivered
+    #: or clicked.
+    ESCALATION_NOT_NEEDED = "escalation_not_needed"
 
     #: Each reason in words, for people reading a result.
     DESCRIPTIONS: ClassVar[dict[str, str]] = {
@@ -69,6 +81,10 @@ class SkipReason:
         HELD_FOR_DIGEST: "held for the user's digest",
         OUTSIDE_DELIVERY_WINDOW: "waits for the user's delivery window",
         PAUSED: "waits for the end of the user's pause",
+        DUPLICATE: "sent to this recipient within the dedup window",
+        CAPPED: "beyond a cap for this recipient",
+        OVER_BUDGET: "the channel's budget is spent",
+        ESCALATION_NOT_NEEDED: "an earlier escalation step was seen",
     }
 
     @classmethod
