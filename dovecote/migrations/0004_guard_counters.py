@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dovecote', '0002_timing_frequency_digests_windows'),
+        ('dovecote', '0003_push_device'),
     ]
 
     operations = [
