@@ -28,6 +28,8 @@
   are not in the URLconf, so unsubscribe and preference links render empty.
 - ``dovecote.E022``: the lease is shorter than twice a delivery's send bound.
 - ``dovecote.W022``: a channel sets no send timeout (its sends are unbounded).
+- ``dovecote.E050``-``E054``, ``W055``: push settings (keys, VAPID subject,
+  service account); see :mod:`dovecote.push.checks`.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from dovecote.delivery.chunks import check_lease, delivery_time_bound
 from dovecote.notifications.registry import registered_notifications
 from dovecote.notifications.timing import IMMEDIATE, schedules
 from dovecote.notifications.windows import site_windows
+from dovecote.push.checks import check_push_settings
 from dovecote.redaction import is_https_url
 from dovecote.rendering import TemplateCache, template_path
 from dovecote.views.outbox import is_outbox_public
@@ -380,3 +383,6 @@ def check_delivery_timing(
                 )
             )
     return errors
+
+
+checks.register(check_push_settings, "dovecote")

@@ -78,6 +78,23 @@ TELEGRAM_GONE_CODES = frozenset(
     {"bot_blocked", "user_deactivated", "bot_kicked", "chat_not_found"}
 )
 
+#: Push services' answers meaning a device token or Web Push subscription
+#: will never work again, by platform. Web Push: the HTTP status (RFC 8030:
+#: an expired or removed subscription answers 404 or 410). FCM HTTP v1: the
+#: ``FcmError`` code (https://firebase.google.com/docs/reference/fcm/rest/
+#: v1/ErrorCode). APNs: the ``reason`` of the JSON error body
+#: (https://developer.apple.com/documentation/usernotifications/handling-
+#: notification-responses-from-apns). Credentials refused (Web Push 401/403,
+#: FCM 401/403, APNs 403) are provider failures, never "gone".
+PUSH_GONE_REASONS: dict[str, frozenset[str]] = {
+    "webpush": frozenset({"404", "410"}),
+    "fcm": frozenset({"UNREGISTERED", "SENDER_ID_MISMATCH"}),
+    "apns": frozenset({"Unregistered", "BadDeviceToken", "DeviceTokenNotForTopic"}),
+}
+#: FCM answers ``INVALID_ARGUMENT`` for any bad field; it is a dead token
+#: only when the field at fault is the token.
+FCM_TOKEN_FIELD = "message.token"
+
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
@@ -118,6 +135,19 @@ def smtp_address_gone(code: int, text: str | bytes) -> bool:
         return enhanced in GONE_ENHANCED_CODES
     lowered = text.lower()
     return any(phrase in lowered for phrase in GONE_PHRASES)
+
+
+def push_address_gone(platform: str, reason: str, *, field: str = "") -> bool:
+    """Return True if a push service's error says the target is gone for good.
+
+    ``reason`` is the Web Push status, FCM error code or APNs reason;
+    ``field`` the request field FCM blamed, if any.
+    """
+    if reason in PUSH_GONE_REASONS.get(platform, frozenset()):
+        return True
+    return (
+        platform == "fcm" and reason == "INVALID_ARGUMENT" and field == FCM_TOKEN_FIELD
+    )
 
 
 @dataclass(frozen=True)

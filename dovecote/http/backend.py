@@ -225,7 +225,7 @@ class HttpBackend(HttpHooks):
         if key and self.idempotency_header:
             request.headers.setdefault(self.idempotency_header, key)
         try:
-            response = await self._request(request)
+            response = await self.send_request(request)
         except TimeoutError as exc:
             text = f"No answer from {self.provider_name} within {self.timeout:g}s"
             return fail("timeout", text, exc, is_transient=True)
@@ -238,7 +238,22 @@ class HttpBackend(HttpHooks):
             return fail("request_error", exception_text(exc), exc)
         return self._map_response(message, recipients, response)
 
-    async def _request(self, request: HttpRequest) -> HttpResponse:
+    async def send_request(self, request: HttpRequest) -> HttpResponse:
+        """Send one request built by :meth:`build_request`; return the answer.
+
+        Subclasses may override this to add what a request needs at send
+        time (an access token fetched through :meth:`request`) or to send it
+        again once (after refreshing an expired token); the default is
+        :meth:`request`.
+        """
+        return await self.request(request)
+
+    async def request(self, request: HttpRequest) -> HttpResponse:
+        """Send ``request`` through the pooled session; return the answer.
+
+        Runs on the connection's loop, within its concurrency limit and
+        timeout; a redirect is returned, never followed.
+        """
         session, semaphore = self._session, self._semaphore
         assert session is not None and semaphore is not None
         headers = dict(request.headers)
@@ -251,7 +266,7 @@ class HttpBackend(HttpHooks):
             session.request(
                 request.method,
                 request.url,
-                data=request.data,
+                data=request.data if request.content is None else request.content,
                 json=request.json,
                 headers=headers,
                 # Only the validated URL is ever called; see _map_response.
@@ -305,6 +320,7 @@ class HttpBackend(HttpHooks):
         except (ValueError, KeyError, TypeError):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
         text = redact_text(text)
+        is_gone = self.is_address_gone(code, response)
         return [
             self.failure(
                 r,
@@ -313,6 +329,7 @@ class HttpBackend(HttpHooks):
                 is_transient=is_transient,
                 retry_after=retry_after if is_transient else None,
                 http_status=status,
+                is_address_gone=is_gone,
             )
             for r in recipients
         ]

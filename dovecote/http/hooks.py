@@ -119,6 +119,15 @@ class HttpHooks(BaseTransportBackend):
         """
         return parse_retry_after(response.headers.get("Retry-After"))
 
+    def is_address_gone(self, code: str, response: HttpResponse) -> bool:
+        """Return True if an error answer says the address is gone for good.
+
+        Subclasses may override this to read more of the answer than its
+        code; the default is whether ``code`` (from :meth:`parse_error`) is
+        one of ``gone_error_codes``.
+        """
+        return str(code) in self.gone_error_codes
+
     # Result helpers --------------------------------------------------------
 
     def success(

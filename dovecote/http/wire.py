@@ -24,8 +24,9 @@ TRANSIENT_STATUSES = TRANSIENT_HTTP_STATUSES
 class HttpRequest:
     """One HTTP request a provider hook asks for, independent of the client.
 
-    ``data`` is sent form-encoded, ``json`` as a JSON body; ``auth`` is a
-    ``(username, password)`` pair for HTTP basic authentication.
+    ``data`` is sent form-encoded, ``json`` as a JSON body, ``content`` as
+    the body bytes as given; ``auth`` is a ``(username, password)`` pair for
+    HTTP basic authentication.
     """
 
     method: str
@@ -34,6 +35,7 @@ class HttpRequest:
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     auth: tuple[str, str] | None = None
+    content: bytes | None = None
 
 
 @dataclass
