@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time, __getattr__ below
         explain_notification,
         send_notification,
     )
+    from dovecote.notifications.escalation import Step
     from dovecote.notifications.preferences import set_frequency
     from dovecote.notifications.recipients import Recipient
     from dovecote.notifications.registry import register
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Notification",
     "Recipient",
+    "Step",
     "explain_notification",
     "pause_notifications",
     "register",
@@ -42,6 +44,7 @@ _LAZY = {
     "Notification": "dovecote.notifications.base",
     "register": "dovecote.notifications.registry",
     "Recipient": "dovecote.notifications.recipients",
+    "Step": "dovecote.notifications.escalation",
     "send_notification": "dovecote.notifications.dispatch",
     "explain_notification": "dovecote.notifications.dispatch",
     "set_frequency": "dovecote.notifications.preferences",

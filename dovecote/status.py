@@ -42,6 +42,9 @@ class DeliveryStatus(TextChoices):
     HELD = "held", _("held for a digest")
     #: Part of the digest Delivery ``digest``; its fate is the digest's.
     DIGESTED = "digested", _("digested")
+    #: A later step of an escalation chain, waiting for its timer
+    #: (``available_at``); cancelled or released early by earlier steps.
+    WAITING = "waiting", _("waiting to escalate")
 
 
 #: A transport result only (``RecipientResult.status``), never a Delivery's:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from dovecote.channels import Channel, Outcome
 from dovecote.delivery.bulk import insert_events, update_many
 from dovecote.delivery.digest_settle import settle_many
+from dovecote.delivery.escalation import steps_failed
 from dovecote.delivery.retry import max_attempts, retry_delay
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 from dovecote.redaction import redact_text
@@ -112,6 +113,12 @@ def write_outcomes(
     with transaction.atomic():
         write_fields(deliveries)
         insert_events(events)
+        # Escalation: a step that failed for good releases the next one.
+        failed = [
+            d for d in deliveries if d.chain and d.status == DeliveryStatus.FAILED
+        ]
+        if failed:
+            steps_failed(failed, source="worker")
 
 
 def announce(deliveries: Sequence[Delivery]) -> None:

@@ -21,6 +21,7 @@ from dovecote.channels import get_channels
 from dovecote.conf import setting
 from dovecote.delivery.claims import clock_now
 from dovecote.delivery.digests import build_due_digests, settle_digests
+from dovecote.delivery.escalation import release_due_steps
 from dovecote.delivery.retry import max_attempts
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus, GuardCounter
 
@@ -41,6 +42,8 @@ class Recovery:
     not_enqueued: list[int] = field(default_factory=list)
     #: Digest Deliveries built from due held ones (and enqueued).
     digests: list[int] = field(default_factory=list)
+    #: Escalation steps whose timer ran out, moved to the queue.
+    released: list[int] = field(default_factory=list)
 
 
 def requeue_grace() -> float:
@@ -146,6 +149,8 @@ def recover(
     settle_digests()
     # Caps, duplicate keys and old budget periods past their window.
     GuardCounter.objects.filter(expires_at__lt=now or timezone.now()).delete()
+    # Escalation steps whose timer ran out go now (bypassing the grace).
+    result.released = release_due_steps(clock)
     lease = timedelta(seconds=setting("DOVECOTE_LEASE_SECONDS"))
     batch_size = setting("DOVECOTE_BATCH_SIZE")
     idle = Delivery.objects.filter(
@@ -154,7 +159,7 @@ def recover(
     ).order_by()
     due = idle.filter(
         Q(available_at__lte=clock - timedelta(seconds=grace))
-        | Q(pk__in=result.taken_over)
+        | Q(pk__in=[*result.taken_over, *result.released])
     )
     remaining = limit
     while remaining is None or remaining > 0:

@@ -50,6 +50,7 @@ DELIVERY_STATUS = {
 #: A Delivery only moves to an equal or higher rank.
 RANK: dict[str, int] = {
     DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.WAITING: 0,
     DeliveryStatus.SENDING: 1,
     DeliveryStatus.SENT: 2,
     DeliveryStatus.DELIVERED: 3,

@@ -21,6 +21,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from dovecote.delivery.escalation import (
+    FAILED_REPORTS,
+    SEEN_REPORTS,
+    step_seen,
+    steps_failed,
+)
 from dovecote.delivery.feedback import close_loop, opt_out
 from dovecote.delivery.reports import (
     DELIVERY_STATUS,
@@ -151,7 +157,19 @@ def apply_report(report: StatusReport) -> Change | None:
             created_at=now,
         )
         close_loop(report, delivery, detail)
+        if delivery.chain:
+            _escalate(delivery, report)
     return Change(delivery, event, report.provider)
+
+
+def _escalate(delivery: Delivery, report: StatusReport) -> None:
+    """Cancel or release the escalation steps after ``delivery``."""
+    status = TrackingStatus(report.status)
+    seen = SEEN_REPORTS.get(status)
+    if seen is not None:
+        step_seen(delivery, seen, source=report.source)
+    elif status in FAILED_REPORTS and delivery.status != DeliveryStatus.DELIVERED:
+        steps_failed([delivery], source=report.source)
 
 
 def _find_delivery(report: StatusReport) -> Delivery | None:

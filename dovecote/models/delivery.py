@@ -60,6 +60,10 @@ class Delivery(models.Model):
         default=DeliveryStatus.QUEUED,
     )
     skip_reason = models.CharField(_("skipped because"), max_length=100, blank=True)
+    #: Escalation: the chain (dispatch and person) this step belongs to.
+    chain = models.CharField(_("escalation chain"), max_length=64, blank=True)
+    #: Escalation: the step's place in its chain (0 is the first).
+    step = models.PositiveSmallIntegerField(_("escalation step"), null=True, blank=True)
     #: For a ``digested`` item: the digest Delivery that carries it.
     digest = models.ForeignKey(
         "self",
@@ -109,6 +113,11 @@ class Delivery(models.Model):
                 fields=["notification", "-created_at"], name="dovecote_delivery_type"
             ),
             models.Index(fields=["address"], name="dovecote_delivery_address"),
+            models.Index(
+                fields=["chain", "step"],
+                condition=~models.Q(chain=""),
+                name="dovecote_delivery_chain",
+            ),
         ]
         constraints = [
             # One Delivery per (recipient, channel) in a dispatch, even when a

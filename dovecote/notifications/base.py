@@ -49,6 +49,10 @@ class Notification:
     #: Whether deliveries wait for the user's delivery window and pause;
     #: None means yes unless ``required``. The inbox never waits.
     delivery_windows: ClassVar[bool | None] = None
+    #: An escalation chain: ``[Step("inbox"), Step("email", after="10m",
+    #: unless="read"), ...]`` (docs/escalation.md). Its steps' channels are
+    #: the channels the type is sent on.
+    escalation: ClassVar[Sequence[Any] | None] = None
     #: At most so many per recipient and channel in any window, for this
     #: type: ``{"sms": "1/10m"}``. Never applies to a required type.
     caps: ClassVar[dict[str, str] | None] = None

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from dovecote.channels import Rendered
 from dovecote.delivery.bulk import create_many
+from dovecote.delivery.escalation import STEP_KEY
 from dovecote.delivery.outbox import schedule_on_commit
 from dovecote.models import Delivery, Dispatch
 from dovecote.notifications import results
@@ -268,6 +269,8 @@ def _row(
     data = rendered.data
     if item.digest is not None:
         data = {**data, "dovecote_item": item.digest}
+    if item.step_data is not None:
+        data = {**data, STEP_KEY: item.step_data}
     return Delivery(
         dispatch=dispatch,
         notification=cls.name,
@@ -285,6 +288,8 @@ def _row(
         data=data,
         available_at=item.available_at or available_at,
         failed_at=timezone.now() if entry.status == DeliveryStatus.FAILED else None,
+        chain=f"{dispatch.pk}:{item.chain}" if item.chain else "",
+        step=item.step,
     )
 
 

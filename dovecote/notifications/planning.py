@@ -22,6 +22,7 @@ from dovecote.exceptions import InvalidAddress
 from dovecote.models import Suppression
 from dovecote.notifications import results
 from dovecote.notifications.base import Notification
+from dovecote.notifications.escalation import plan_chains, steps_of
 from dovecote.notifications.guards import Guards
 from dovecote.notifications.preferences import (
     PreferenceResolver,
@@ -58,6 +59,10 @@ class _Planned:
     available_at: datetime.datetime | None = None
     #: Data kept on a held item for its digest (batch value, type name).
     digest: dict[str, Any] | None = None
+    #: Escalation: the step's place, its person's chain, its after/unless.
+    step: int | None = None
+    chain: str = ""
+    step_data: dict[str, Any] | None = None
 
 
 @dataclass
@@ -78,6 +83,8 @@ class _Plan:
     available_at: datetime.datetime | None = None
     #: Duplicates, caps and budgets (inactive when none applies).
     guards: Guards | None = None
+    #: The type's escalation chain (empty: none).
+    steps: list[Any] = field(default_factory=list)
 
 
 def _channel_names(
@@ -100,10 +107,17 @@ def _start_plan(
 ) -> _Plan:
     if context is not None and not isinstance(context, Mapping):
         raise TypeError(f"context must be a dict, not {type(context).__name__}.")
+    steps = steps_of(cls)
     names = _channel_names(cls, channels)
+    if steps:
+        # A chain type is sent on its steps' channels, in their order; a
+        # send narrowed by channels= starts its chain at the first left.
+        steps = [s for s in steps if s.channel in names]
+        names = [s.channel for s in steps]
     configured = get_channels()
     channel_of = {name: configured[name] for name in names if name in configured}
     plan = _Plan(cls, names, channel_of, cls.all_channels(), dict(context or {}))
+    plan.steps = steps
     plan.guards = Guards(cls, plan.context, list(channel_of))
     return plan
 
@@ -204,6 +218,8 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
 
     _apply_suppressions(cls, planned, Suppression)
     _apply_timing(plan, planned, users, preferences)
+    if plan.steps:
+        plan_chains(plan.steps, planned, plan.available_at or timezone.now())
     return planned
 
 
@@ -379,7 +395,8 @@ def _render(plan: _Plan, planned: list[_Planned]) -> None:
     todo = [
         p
         for p in planned
-        if p.entry.status in (DeliveryStatus.QUEUED, DeliveryStatus.HELD)
+        if p.entry.status
+        in (DeliveryStatus.QUEUED, DeliveryStatus.HELD, DeliveryStatus.WAITING)
     ]
     if not todo:
         return

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from dovecote.delivery.escalation import inbox_read
 from dovecote.models import InboxMessage
 
 #: Messages per page, on the page and in the JSON list.
@@ -99,6 +100,7 @@ def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
     if message.read_at is None:
         message.read_at = timezone.now()
         message.save(update_fields=["read_at"])
+        inbox_read([message.delivery_id])
     return _done(request, {"id": message.pk, "read_at": message.read_at.isoformat()})
 
 
@@ -106,11 +108,10 @@ def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def mark_all_read(request: HttpRequest) -> HttpResponse:
     """Mark every unread message of the user read."""
-    marked = (
-        _messages_of(request.user)
-        .filter(read_at__isnull=True)
-        .update(read_at=timezone.now())
-    )
+    unread = _messages_of(request.user).filter(read_at__isnull=True)
+    delivery_ids = list(unread.values_list("delivery_id", flat=True))
+    marked = unread.update(read_at=timezone.now())
+    inbox_read(delivery_ids)
     return _done(request, {"marked": marked})
 
 

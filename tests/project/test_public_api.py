@@ -15,6 +15,7 @@ def test_dovecote_all():
     assert sorted(dovecote.__all__) == [
         "Notification",
         "Recipient",
+        "Step",
         "explain_notification",
         "pause_notifications",
         "register",
