@@ -68,10 +68,10 @@ class TelegramWebhooks(WebhookHandler):
         """Check the secret token header against ``TELEGRAM_WEBHOOK_SECRET``."""
         if request.method != "POST":
             raise WebhookValidationError("Telegram posts its updates.")
-        secret = str(required_setting("TELEGRAM_WEBHOOK_SECRET"))
         given = request.headers.get(SECRET_HEADER, "")
         if not given:
             raise WebhookValidationError(f"The {SECRET_HEADER} header is missing.")
+        secret = str(required_setting("TELEGRAM_WEBHOOK_SECRET"))
         if not signatures_match(secret, given):
             raise WebhookValidationError(f"The {SECRET_HEADER} header does not match.")
 
