@@ -150,10 +150,15 @@ class PushMessage:
 
         ``PayloadTooLarge`` when the payload is over the service's limit
         (Web Push 3,993 bytes of plaintext, FCM and APNs 4,096);
-        ``ValueError`` for data keys the service reserves or a collapse key
-        Web Push cannot carry as its ``Topic``.
+        ``ValueError`` for data keys the service reserves, or a collapse key
+        Web Push cannot carry as its ``Topic`` (or APNs as its 64-byte
+        ``apns-collapse-id``).
         """
         topic = self.collapse_key
+        if platform == "apns" and topic is not None and len(topic.encode()) > 64:
+            raise ValueError(
+                "An APNs collapse_key (apns-collapse-id) must be at most 64 bytes."
+            )
         if platform == "webpush" and topic is not None and not _TOPIC.fullmatch(topic):
             raise ValueError(
                 "A Web Push collapse_key (the Topic header) must be 1 to 32 "

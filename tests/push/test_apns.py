@@ -115,6 +115,7 @@ def test_dead_token_reasons_are_gone(fake_apns, reason):
     assert message.send(fail_silently=True) == 1
     assert message.results[0].error_code == reason
     assert message.results[0].is_address_gone
+    assert "device token" in message.results[0].error_message
     assert message.results[1].status == "sent"
 
 

@@ -207,6 +207,8 @@ def test_reserved_data_keys_and_bad_topics_are_clear_errors():
     with pytest.raises(ValueError, match="Topic"):
         PushMessage("Hi", collapse_key="a" * 33).check("webpush")
     PushMessage("Hi", collapse_key="a" * 33).check("fcm")
+    with pytest.raises(ValueError, match="64 bytes"):
+        PushMessage("Hi", collapse_key="é" * 33).check("apns")
 
 
 def test_no_recipients_sends_nothing(received):

@@ -62,6 +62,31 @@ TOPIC_SUFFIXES = {
     "pushtotalk": ".voip-ptt",
     "liveactivity": ".push-type.liveactivity",
 }
+#: What APNs' reasons mean, for the error text.
+ERROR_TEXTS = {
+    "BadCollapseId": "The collapse id is longer than 64 bytes.",
+    "BadDeviceToken": "The device token is not valid (or is for the other "
+    "environment: production vs sandbox).",
+    "BadExpirationDate": "The apns-expiration value is bad.",
+    "BadPriority": "The apns-priority value is bad (background pushes need 5).",
+    "BadTopic": "The apns-topic is invalid.",
+    "DeviceTokenNotForTopic": "The device token does not belong to this topic "
+    "(bundle id).",
+    "MissingTopic": "No apns-topic: set PUSH_APNS_TOPIC or the target's app.",
+    "PayloadEmpty": "The payload is empty.",
+    "PayloadTooLarge": "The payload is larger than 4,096 bytes.",
+    "TopicDisallowed": "Pushing to this topic is not allowed.",
+    "ExpiredProviderToken": "The provider token is older than an hour.",
+    "InvalidProviderToken": "The provider token is not valid (key id, team id "
+    "or key wrong).",
+    "MissingProviderToken": "No provider token was sent.",
+    "Forbidden": "The action is not allowed for this key.",
+    "Unregistered": "The device token is no longer active for the topic.",
+    "TooManyRequests": "Too many requests to this device token.",
+    "InternalServerError": "APNs had an internal error.",
+    "ServiceUnavailable": "APNs is unavailable.",
+    "Shutdown": "The APNs server is shutting down.",
+}
 #: Reasons meaning the provider token must be signed again.
 TOKEN_REASONS = frozenset({"ExpiredProviderToken", "InvalidProviderToken"})
 
@@ -234,9 +259,7 @@ class PushBackend(BasePushBackend):
     async def _send_one(self, message: PushMessage, token: str) -> RecipientResult:
         target = self.target_of(message, token)
         if not (self.topic or target.app):
-            return self._failure(
-                token, "MissingTopic", "Set PUSH_APNS_TOPIC or the target's app"
-            )
+            return self._failure(token, "MissingTopic", ERROR_TEXTS["MissingTopic"])
         client, semaphore = self._client, self._semaphore
         assert client is not None and semaphore is not None
         try:
@@ -287,7 +310,7 @@ class PushBackend(BasePushBackend):
         return self._failure(
             token,
             reason,
-            f"APNs answered {reason}",
+            ERROR_TEXTS.get(reason, f"APNs answered HTTP {response.status_code}"),
             transient=kind is FailureKind.TRANSIENT,
             http_status=response.status_code,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
