@@ -13,6 +13,7 @@ from dovecote.exceptions import PermanentDeliveryError, TransientDeliveryError
 from dovecote.failures import FailureKind, classify_exception
 from dovecote.push import PushMessage, PushTarget, get_connection, send_push
 from dovecote.push.backends.apns import PushBackend as ApnsBackend
+from dovecote.testing.fakes import free_port
 
 APNS = "dovecote.push.backends.apns.PushBackend"
 
@@ -166,7 +167,8 @@ def test_environment_picks_the_host(fake_apns, settings):
 
 
 def test_unreachable_service_is_transient(fake_apns):
-    connection = get_connection(APNS, base_url="http://127.0.0.1:9", timeout=5)
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    connection = get_connection(APNS, base_url=url, timeout=30)
     message = PushMessage("Hi", "", targets(1))
     with pytest.raises(TransientDeliveryError):
         connection.send_messages([message])
