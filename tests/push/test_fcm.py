@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -169,3 +170,22 @@ def test_fake_refuses_an_assertion_signed_by_another_key(fake_fcm):
     assert connection.send_messages([message]) == 0
     assert fake_fcm.token_fetches == 0
     assert message.results[0].http_status == 401
+
+
+def test_connections_in_threads_share_one_token_fetch(fake_fcm):
+    # The token endpoint answers slowly, so every thread asks while the
+    # first fetch is in flight; they wait for it instead of fetching too.
+    fake_fcm.latency = 0.5
+    results = []
+
+    def send(first: int) -> None:
+        messages = [PushMessage("Hi", "", [t]) for t in targets(first + 5)[first:]]
+        results.append(get_connection(FCM).send_messages(messages))
+
+    threads = [threading.Thread(target=send, args=(i * 5,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [5, 5, 5, 5]
+    assert fake_fcm.token_fetches == 1

@@ -4,8 +4,9 @@ API: https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages/se
 Errors: https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode
 Auth: a service account's OAuth 2.0 access token (JWT-bearer grant,
 https://developers.google.com/identity/protocols/oauth2/service-account),
-cached per process until two minutes before it expires and fetched again
-once when FCM answers 401.
+cached per process until two minutes before it expires (fetched by one
+connection at a time, the others waiting for it) and fetched again once when
+FCM answers 401.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ APNS_PRIORITY = {"very-low": "5", "low": "5", "normal": "10", "high": "10"}
 
 #: Access tokens by (client_email, token_uri): (token, expires at).
 _tokens: dict[tuple[str, str], tuple[str, float]] = {}
+#: Fetches in flight, by the same key: set when the fetch is over.
+_in_flight: dict[tuple[str, str], threading.Event] = {}
 _tokens_lock = threading.Lock()
 
 
@@ -112,15 +115,31 @@ class PushBackend(HttpPushBackend):
     ) -> tuple[str | None, HttpResponse | None]:
         """Return a valid access token, or the token endpoint's refusal.
 
-        One fetch at a time per connection; a token another request already
-        replaced ``stale`` with is reused.
+        One fetch at a time in the process: requests of this connection wait
+        on a lock, connections in other threads for the fetch in flight (as
+        long as a request's timeout). A token that already replaced
+        ``stale`` (the one FCM just refused) is reused.
         """
         if self._fetching is None:
             self._fetching = asyncio.Lock()
         async with self._fetching:
-            token = _cached_token(self._token_key)
-            if token is not None and token != stale:
-                return token, None
+            for _attempt in range(2):
+                token = _cached_token(self._token_key)
+                if token is not None and token != stale:
+                    return token, None
+                with _tokens_lock:
+                    other = _in_flight.get(self._token_key)
+                if other is None:
+                    break
+                # Another thread is fetching the token: wait for its answer.
+                await asyncio.to_thread(other.wait, self.timeout)
+            return await self._fetch_token()
+
+    async def _fetch_token(self) -> tuple[str | None, HttpResponse | None]:
+        done = threading.Event()
+        with _tokens_lock:
+            _in_flight.setdefault(self._token_key, done)
+        try:
             response = await self.request(
                 HttpRequest(
                     "POST",
@@ -139,6 +158,11 @@ class PushBackend(HttpPushBackend):
             with _tokens_lock:
                 _tokens[self._token_key] = (token, expires)
             return token, None
+        finally:
+            with _tokens_lock:
+                if _in_flight.get(self._token_key) is done:
+                    del _in_flight[self._token_key]
+            done.set()
 
     async def send_request(self, request: HttpRequest) -> HttpResponse:
         """Send with the access token; on 401 fetch a new one and send once more."""
