@@ -2,6 +2,8 @@
 
 Used by scripts/test.sh for its closing lines. Errors count as failed; a
 missing or unreadable file counts as one failure (the run did not finish).
+``--at-least N`` exits 1 when the files hold fewer than N tests in all
+(passed, failed and skipped: what the run selected).
 """
 
 import sys
@@ -28,5 +30,10 @@ def counts(paths: list[str]) -> tuple[int, int, int]:
 
 
 if __name__ == "__main__":
-    p, f, s = counts(sys.argv[1:])
+    args = sys.argv[1:]
+    at_least = 0
+    if args[:1] == ["--at-least"]:
+        at_least, args = int(args[1]), args[2:]
+    p, f, s = counts(args)
     print(f"{p} passed, {f} failed, {s} skipped")
+    sys.exit(1 if p + f + s < at_least else 0)

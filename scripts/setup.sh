@@ -2,6 +2,9 @@
 # Prepare a brand-new machine: a virtualenv with dovecote and its dev extras,
 # and (for the browser tests) Debian's chromium. Safe to run again.
 #
+# DOVECOTE_SKIP_BROWSER=1 leaves chromium out (the demo needs none); it has
+# no effect under CI=true, where a missing chromium is an error.
+#
 # Environment: PYTHON (the interpreter, default python3), VENV (the
 # virtualenv, default .venv: the one for development and the demo) and
 # DJANGO (a requirement such as 'Django>=6.0,<6.1'; default: the newest
@@ -43,13 +46,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
-if [ "${DOVECOTE_SKIP_BROWSER:-0}" != 1 ] && [ ! -x /usr/bin/chromium ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "Installing Debian's chromium for the browser tests..."
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    else
-        echo "note: /usr/bin/chromium is missing and apt-get is not usable;" \
-             "browser tests will be skipped." >&2
-    fi
-fi
+bash scripts/chromium.sh

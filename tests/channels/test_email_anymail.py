@@ -19,8 +19,6 @@ from tests.mailsettings import (
 )
 from tests.smtp import SmtpSink
 
-pytest.importorskip("anymail")
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 POSTMARK = ANYMAIL_POSTMARK

@@ -3,6 +3,7 @@
 import smtplib
 
 import pytest
+from anymail import exceptions as anymail_exceptions
 
 from dovecote.exceptions import PermanentDeliveryError, TransientDeliveryError
 from dovecote.failures import (
@@ -84,12 +85,11 @@ def test_exceptions():
 
 
 def test_anymail_errors_by_status_code():
-    exceptions = pytest.importorskip("anymail.exceptions")
     for status, kind in [(503, T), (429, T), (401, P), (422, X), (None, T)]:
-        error = exceptions.AnymailAPIError("x", status_code=status)
+        error = anymail_exceptions.AnymailAPIError("x", status_code=status)
         failure = classify_exception(error)
         assert (failure.kind, failure.http_status) == (kind, status)
-    refused = exceptions.AnymailRecipientsRefused()
+    refused = anymail_exceptions.AnymailRecipientsRefused()
     assert classify_exception(refused).kind is X
-    missing = exceptions.AnymailConfigurationError("no server token")
+    missing = anymail_exceptions.AnymailConfigurationError("no server token")
     assert classify_exception(missing).kind is P

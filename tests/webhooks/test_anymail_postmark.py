@@ -17,8 +17,6 @@ from dovecote import Recipient, send_notification, tracking
 from dovecote.models import Address, Delivery, Preference, Suppression
 from tests.mailsettings import anymail_postmark_settings
 
-pytest.importorskip("anymail")
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads" / "postmark"
