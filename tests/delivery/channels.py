@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -129,3 +130,37 @@ class TwilioChannel(Channel):
                     )
                 )
         return outcomes
+
+
+class GatedChannel(RecordingChannel):
+    """A recording channel whose second ``send()`` call waits for a gate.
+
+    ``second_entered`` is set when the second call starts; it then waits
+    for ``release`` (at most ``GATE_BOUND`` seconds, so a broken test
+    cannot hang) before sending. Reset both with :func:`reset_gate`.
+    """
+
+    name = "gated"
+    calls = 0
+    second_entered = threading.Event()
+    release = threading.Event()
+
+    def send(self, deliveries: Sequence[Any]) -> list[Outcome]:
+        with _gate_lock:
+            GatedChannel.calls += 1
+            second = GatedChannel.calls == 2
+        if second:
+            GatedChannel.second_entered.set()
+            GatedChannel.release.wait(GATE_BOUND)
+        return super().send(deliveries)
+
+
+#: The longest a gated send waits for its release.
+GATE_BOUND = 120.0
+_gate_lock = threading.Lock()
+
+
+def reset_gate() -> None:
+    GatedChannel.calls = 0
+    GatedChannel.second_entered.clear()
+    GatedChannel.release.clear()
