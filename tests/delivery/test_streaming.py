@@ -93,7 +93,7 @@ class FailFirstOutcomeWrite:
     """Fail the first UPDATE that writes ``sent`` to deliveries, once."""
 
     def __init__(self) -> None:
-        self.failed: list[tuple[str, list]] = []
+        self.failed: list[tuple[str, list[object]]] = []
 
     def __call__(self, execute, sql, params, many, context):
         rows = list(params or ()) if many else [params or ()]
