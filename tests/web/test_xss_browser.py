@@ -67,10 +67,20 @@ def staff_page(browser, live_server, transactional_db, django_user_model):
     context.close()
 
 
-def assert_no_script_ran(page):
-    # Let the frames load and any handler fire.
+def wait_for_every_frame(page):
+    """Wait until the page and each of its frames fired ``load``.
+
+    Inline scripts run while a document is parsed, and ``onload``/``onerror``
+    handlers before its ``load`` event (which a parent's ``load`` waits for
+    in its iframes): once every frame has loaded, any payload has run.
+    """
     page.wait_for_load_state("load")
-    page.wait_for_timeout(300)
+    for frame in page.frames:
+        frame.wait_for_load_state("load")
+
+
+def assert_no_script_ran(page):
+    wait_for_every_frame(page)
     assert page.dialogs == []
     assert page.evaluate("window.__pwned") is None
     for frame in page.frames:
@@ -122,6 +132,19 @@ def test_html_body_opened_directly_runs_no_script(staff_page, live_server, probe
     assert response.status == 200
     assert response.headers["content-security-policy"].startswith("sandbox;")
     assert page.locator("#probe").count() == 1
-    page.wait_for_timeout(300)
+    wait_for_every_frame(page)
     assert page.dialogs == []
     assert page.evaluate("window.__pwned") is None
+
+
+def test_the_check_sees_a_payload_that_does_run(page):
+    # The control: after wait_for_every_frame, a handler in an iframe (as the
+    # payloads above would be) has run, so "nothing ran" above means nothing.
+    page.set_content(
+        "<iframe srcdoc=\"<body onload=&quot;window.top.__pwned='frame'&quot;>\">"
+        "</iframe><img src='data:,' onerror=\"window.__img='ran'\">",
+        wait_until="commit",
+    )
+    wait_for_every_frame(page)
+    assert page.evaluate("window.__pwned") == "frame"
+    assert page.evaluate("window.__img") == "ran"
