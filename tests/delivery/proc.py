@@ -12,6 +12,7 @@ child processes use.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -119,6 +120,14 @@ def main(argv: list[str]) -> None:
             Delivery.objects.filter(status="sending").values_list("address", flat=True)
         )
         print(json.dumps({"counts": counts, "sending": sending}))
+    elif command == "expire-leases":
+        # What a dead worker's lease running out leaves, without waiting for
+        # it: its claimed rows' leases end in the past.
+        from django.utils import timezone
+
+        ended = timezone.now() - datetime.timedelta(minutes=5)
+        n = Delivery.objects.filter(status="sending").update(lease_expires_at=ended)
+        print(json.dumps({"expired": n}))
     else:
         raise SystemExit(f"unknown command {command!r}")
 

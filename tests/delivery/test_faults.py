@@ -150,15 +150,24 @@ def test_sigkilled_db_worker_mid_batch_loses_nothing(make_env, fake):
         DOVECOTE_FAKE_TWILIO=fake.base_url,
         DOVECOTE_SMS_CONCURRENCY="5",
         DOVECOTE_BATCH="20",
+        # Held requests wait for the kill, never time out; the test ends
+        # the dead worker's lease itself (expire-leases).
+        DOVECOTE_SMS_TIMEOUT="60",
+        DOVECOTE_LEASE="300",
     )
     env.run("seed", str(n), "sms")
+    # After n/4 answers the fake holds every request: the worker is then
+    # stopped mid-batch, its held requests' rows claimed and unwritten.
+    fake.hold_after(n // 4)
     worker = env.start("db_worker", "--interval", "0.1", "--no-startup-delay")
-    await_accepted(fake, n // 4, time.monotonic() + 60, "the worker never got going")
+    await_accepted(fake, n // 4 + 1, time.monotonic() + 120, "nothing was held")
     sigkill(worker)
     at_kill = env.status()
     in_flight = set(at_kill["sending"])
     assert in_flight, "killed between batches: nothing was in flight"
-    assert at_kill["counts"].get("sent", 0) < n
+    assert at_kill["counts"].get("sent", 0) <= n // 4
+    fake.release()
+    assert env.run("expire-leases")["expired"] == len(in_flight)
     env.start("db_worker", "--interval", "0.1", "--no-startup-delay")
     env.start("dovecote_requeue", "--loop", "--interval", "0.5")
     env.wait_for(all_sent(n), what=f"{n} sent")
@@ -386,26 +395,41 @@ def test_sigkilled_stream_worker_doubles_at_most_what_was_in_flight(make_env, fa
         DOVECOTE_FAULT_TASKS="db",
         DOVECOTE_FAKE_TWILIO=fake.base_url,
         DOVECOTE_SMS_CONCURRENCY=str(concurrency),
+        # Held requests wait for the kill, never time out; the test ends
+        # the dead worker's lease itself (expire-leases).
+        DOVECOTE_SMS_TIMEOUT="60",
+        DOVECOTE_LEASE="300",
     )
     env.run("seed", str(n), "sms")
+    # The fake answers n/3 requests, then accepts the next ones but holds
+    # their answers; the kill comes once the worker has written every answer
+    # it got, so what the provider has and the worker has not written is
+    # exactly the held requests: at most the transport's concurrency.
+    answered = n // 3
+    fake.hold_after(answered)
     worker = env.start("dovecote_worker", "--interval", "0.1")
-    await_accepted(fake, n // 3, time.monotonic() + 60, "the worker never got going")
+    env.wait_for(
+        lambda s: s["counts"].get("sent", 0) == answered and fake.held > 0,
+        what=f"{answered} answers written, the next requests held",
+    )
     sigkill(worker)
+    held = fake.held
+    assert held <= concurrency
     at_kill = env.status()
     unwritten = set(at_kill["sending"])
-    assert at_kill["counts"].get("sent", 0) < n
+    assert at_kill["counts"].get("sent", 0) == answered
+    fake.release()
+    env.run("expire-leases")
     env.start("dovecote_worker", "--interval", "0.1", "--recover-every", "1")
     env.wait_for(all_sent(n), what=f"{n} sent")
     counts = accepted_per_number(fake)
     assert len(counts) == n  # nothing lost
     twice = {to for to, c in counts.items() if c > 1}
     assert max(counts.values()) <= 2
-    # Only what the provider had and the worker had not yet written...
+    # Only what the provider had and the worker had not yet written: the
+    # held requests.
     assert twice <= unwritten
-    # ...which is at most the requests in flight (the transport's
-    # concurrency) plus the answers of the last flush interval, not yet
-    # written (fewer than one round of requests at this latency).
-    assert len(twice) <= 2 * concurrency, sorted(twice)
+    assert len(twice) <= held, sorted(twice)
 
 
 @pytest.mark.parametrize("dedupes", [True, False], ids=["dedupes", "twilio"])

@@ -11,6 +11,7 @@ process)::
         fake.rate_limit_next(retry_after=1)   # then one 429 + Retry-After: 1
         fake.drop_next(1)                     # then one dropped connection
         fake.accept_then_stall_next(1, seconds=5)  # accepted, answer too late
+        fake.hold_after(10)   # answer 10 more; accept the rest, answer on release()
         ...
         fake.requests    # list[RecordedRequest], oldest first
         fake.count       # requests received (also answered by the script)
@@ -126,6 +127,10 @@ class FakeProvider:
         self._in_flight = 0
         #: The most requests being answered at once so far.
         self.max_in_flight = 0
+        self._answer_before_hold: int | None = None
+        self._released = threading.Event()
+        #: Requests held unanswered by :meth:`hold_after` so far.
+        self.held = 0
 
     # Public API --------------------------------------------------------------
 
@@ -190,6 +195,23 @@ class FakeProvider:
                 for _ in range(n)
             )
 
+    def hold_after(self, n: int) -> None:
+        """Answer the next ``n`` requests; accept later ones but hold their answer.
+
+        Each later message is accepted at once (the provider has it) and
+        its answer waits until :meth:`release`: the client is stopped
+        mid-send at a known point.
+        """
+        with self._lock:
+            self._answer_before_hold = n
+            self._released.clear()
+
+    def release(self) -> None:
+        """Answer the requests :meth:`hold_after` held, and stop holding."""
+        with self._lock:
+            self._answer_before_hold = None
+            self._released.set()
+
     def reset(self) -> None:
         """Forget received requests and pending scripted answers."""
         with self._lock:
@@ -234,9 +256,18 @@ class FakeProvider:
         with self._lock:
             self.requests.append(recorded)
             scripted = self._script.popleft() if self._script else None
+            hold = self._answer_before_hold == 0
+            if self._answer_before_hold:
+                self._answer_before_hold -= 1
+            self.held += hold
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
+            if hold:
+                response = await self._handled(request, recorded, "")
+                while not self._released.is_set():
+                    await asyncio.sleep(0.01)
+                return response
             return await self._answer(request, recorded, scripted)
         finally:
             with self._lock:
@@ -345,6 +376,7 @@ class FakeProvider:
 
     def stop(self) -> None:
         """Stop serving."""
+        self._released.set()  # held requests end with the server
         if self._loop is not None and self._thread is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
