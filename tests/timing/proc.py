@@ -1,6 +1,7 @@
 """One step of the digest crash tests, in its own process.
 
-``python -m tests.timing.proc migrate|seed USERS ITEMS|build-stall|sweep|status``
+``python -m tests.timing.proc migrate|seed USERS ITEMS|build-stall|expire-leases|
+sweep|status``
 (``DIGEST_SLOW=1`` stalls in the first send), with
 ``DJANGO_SETTINGS_MODULE=tests.delivery.settings_worker``, ``DOVECOTE_FAULT_DB``
 and ``DIGEST_SINK`` (a file: one line per email sent).
@@ -106,6 +107,11 @@ def main(argv: list[str]) -> None:
 
         digests._events = stall
         digests.build_due_digests()
+    elif command == "expire-leases":
+        # A dead worker's lease, run out without waiting for it.
+        ended = timezone.now() - datetime.timedelta(minutes=5)
+        n = Delivery.objects.filter(status="sending").update(lease_expires_at=ended)
+        print(json.dumps({"expired": n}))
     elif command == "sweep":
         recover(grace=0)
         print(json.dumps({"ok": True}))
