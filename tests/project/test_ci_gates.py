@@ -165,7 +165,7 @@ def test_fewer_tests_than_the_floor_fail(tmp_path):
 
 def test_test_sh_sets_a_floor_and_accepts_exit_5_only_when_narrowed():
     text = (ROOT / "scripts" / "test.sh").read_text()
-    assert "PG_MIN_SELECTED=398" in text
+    assert "PG_MIN_SELECTED=" in text
     assert '--at-least "$PG_MIN_SELECTED"' in text
     assert "[ $code -eq 5 ] && [ $only = 1 ] && [ $narrowed = 1 ]" in text
 
