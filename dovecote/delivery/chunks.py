@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Sequence
 
 from dovecote.channels import Channel, Outcome
 from dovecote.conf import setting
-from dovecote.delivery.claims import lease_seconds
+from dovecote.delivery.claims import (
+    RETRYABLE_DB_ERRORS,
+    lease_seconds,
+    start_attempts,
+    with_db_retry,
+)
 from dovecote.delivery.outcomes import record_outcomes
 from dovecote.delivery.ratelimit import rate_limit_for
 from dovecote.models import Delivery, DeliveryStatus
@@ -27,7 +33,27 @@ def send_batch(channel: Channel, batch: Sequence[Delivery]) -> list[Delivery]:
 
 
 def send_chunk(channel: Channel, chunk: Sequence[Delivery]) -> list[Outcome]:
-    """Hand ``chunk`` to ``channel``; return its outcomes (never raises)."""
+    """Count the attempt, hand ``chunk`` to ``channel``; return its outcomes.
+
+    Never raises. The attempt is written before the first request (see
+    :func:`~dovecote.delivery.claims.start_attempts`); if it cannot be, the
+    chunk is not sent and fails transiently, its attempt unspent. A row
+    whose claim was lost is left out (no outcome: its write is a no-op).
+    """
+    try:
+        chunk = with_db_retry(
+            lambda: start_attempts(chunk),
+            what="counting attempts",
+            deadline=time.monotonic() + lease_seconds() / 4,
+        )
+    except RETRYABLE_DB_ERRORS as exc:
+        error = f"not sent: the attempt could not be recorded ({exc})"
+        return [
+            Outcome(d.pk, DeliveryStatus.FAILED, is_transient=True, error=error)
+            for d in chunk
+        ]
+    if not chunk:
+        return []
     pre_deliver.send(sender=Delivery, channel=channel.name, deliveries=chunk)
     try:
         return channel.send(chunk)

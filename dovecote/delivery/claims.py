@@ -227,8 +227,7 @@ def _claim_sql(vendor: str, by_channel: bool, database_clock: bool) -> str:
     )
     update = (
         f"UPDATE {table} SET {status} = %s, {quote('claimed_by')} = %s, "
-        f"{quote('lease_expires_at')} = {expiry}, "
-        f"{quote('attempts')} = {quote('attempts')} + 1, {quote('updated_at')} = %s"
+        f"{quote('lease_expires_at')} = {expiry}, {quote('updated_at')} = %s"
     )
     if vendor == "postgresql":
         return (
@@ -279,7 +278,6 @@ def _claim(target: Any, token: str, clock: Any, now: datetime, lease: timedelta)
         status=DeliveryStatus.SENDING,
         claimed_by=token,
         lease_expires_at=clock + lease,
-        attempts=F("attempts") + 1,
         updated_at=now,
     )
     return count
@@ -309,7 +307,7 @@ def _claimed(token: str, now: datetime) -> list[Delivery]:
                     delivery_id=delivery.pk,
                     status=DeliveryStatus.SENDING,
                     source="worker",
-                    detail=f"attempt {delivery.attempts} by {token}",
+                    detail=f"claimed for attempt {delivery.attempts + 1} by {token}",
                     created_at=now,
                 )
                 for delivery in claimed
@@ -318,8 +316,37 @@ def _claimed(token: str, now: datetime) -> list[Delivery]:
     return claimed
 
 
+def start_attempts(deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """Count an attempt for each claimed delivery about to be sent; return them.
+
+    Called with a chunk just before it is handed to its transport: an
+    attempt is spent when the request is made, not when the row is claimed,
+    so the rows a killed worker had claimed but not started go back to the
+    queue with their attempts unspent (only a started one can be "worker
+    lost"). One UPDATE per chunk, committed before any request. Rows whose
+    claim was lost meanwhile (lease expired, taken over) are not counted
+    and not returned, so they are not sent here.
+    """
+    if not deliveries:
+        return []
+    mine = Delivery.objects.filter(
+        pk__in=[d.pk for d in deliveries],
+        claimed_by__in={d.claimed_by for d in deliveries},
+        status=DeliveryStatus.SENDING,
+    )
+    counted = mine.update(attempts=F("attempts") + 1)
+    if counted == len(deliveries):
+        kept = list(deliveries)
+    else:
+        still = set(mine.values_list("pk", flat=True))
+        kept = [d for d in deliveries if d.pk in still]
+    for delivery in kept:
+        delivery.attempts += 1
+    return kept
+
+
 def release(deliveries: Sequence[Delivery], available_at: datetime) -> None:
-    """Put claimed deliveries back in the queue without counting the attempt."""
+    """Put claimed, unsent deliveries back in the queue (no attempt was spent)."""
     if not deliveries:
         return
     Delivery.objects.filter(
@@ -330,6 +357,5 @@ def release(deliveries: Sequence[Delivery], available_at: datetime) -> None:
         status=DeliveryStatus.QUEUED,
         available_at=available_at,
         lease_expires_at=None,
-        attempts=F("attempts") - 1,
         updated_at=timezone.now(),
     )

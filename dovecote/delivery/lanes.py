@@ -62,22 +62,30 @@ def shared_executor() -> concurrent.futures.ThreadPoolExecutor:
 
 
 def run_chunk(chunk: Chunk, pool: ConnectionPool) -> Done:
-    """Send one chunk in a sending thread, unless too little lease is left."""
-    try:
-        with keep_connections(pool):
-            chunk.wait()
-            bound = delivery_time_bound(chunk.channel)
-            needed = (bound or 0.0) * len(chunk.deliveries)
-            # Put back what would fit in a fresh lease but not in what is
-            # left of this one. A chunk that fits in no lease (the lease is
-            # too short: dovecote.E022, logged at claim) is sent all the same
-            # rather than put back forever.
-            if needed <= lease_seconds() and time.monotonic() + needed > chunk.deadline:
-                return Done(chunk, released=True)
-            return Done(chunk, send_chunk(chunk.channel, chunk.deliveries))
-    finally:
-        # A channel that touched the database did so on this thread's own
-        # connection; do not leave it open in an idle pool thread.
-        for conn in connections.all(initialized_only=True):
-            if not conn.in_atomic_block:
-                conn.close()
+    """Send one chunk in a sending thread, unless too little lease is left.
+
+    The thread's database connection (the attempt is counted on it, and a
+    channel may use it) stays open for the lane's next chunk:
+    :func:`close_thread_connections` closes it when the lane ends.
+    """
+    with keep_connections(pool):
+        chunk.wait()
+        bound = delivery_time_bound(chunk.channel)
+        needed = (bound or 0.0) * len(chunk.deliveries)
+        # Put back what would fit in a fresh lease but not in what is
+        # left of this one. A chunk that fits in no lease (the lease is
+        # too short: dovecote.E022, logged at claim) is sent all the same
+        # rather than put back forever.
+        if needed <= lease_seconds() and time.monotonic() + needed > chunk.deadline:
+            return Done(chunk, released=True)
+        return Done(chunk, send_chunk(chunk.channel, chunk.deliveries))
+
+
+def close_thread_connections() -> None:
+    """Close this sending thread's database connections (its lane is done).
+
+    Not left open in an idle pool thread.
+    """
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close()

@@ -36,6 +36,7 @@ from dovecote.delivery.lanes import (
     DEFAULT_LANES,
     Chunk,
     Done,
+    close_thread_connections,
     run_chunk,
     shared_executor,
 )
@@ -159,6 +160,12 @@ class Pipeline:
 
     def _lane(self, name: str) -> None:
         """Send the channel's waiting chunks one after another, in a thread."""
+        try:
+            self._run_lane(name)
+        finally:
+            close_thread_connections()
+
+    def _run_lane(self, name: str) -> None:
         while True:
             with self._lock:
                 waiting = self._waiting[name]

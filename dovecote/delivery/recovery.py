@@ -62,12 +62,15 @@ def _clock(now: datetime | None) -> Any:
 def take_over_expired(now: datetime | None = None) -> Recovery:
     """Requeue deliveries stuck in ``sending`` past their lease.
 
-    Their worker died (or hung) after claiming them. Whether the provider
-    got the message before the crash is unknown, so the delivery is sent
-    again: this is the one window where a message may go out twice. A
-    delivery that has used all its attempts fails instead ("worker lost":
-    it may well have been delivered), so a message that kills its worker
-    cannot loop forever. Leases compare against the database's clock (see
+    Their worker died (or hung) after claiming them. An attempt counts
+    from the moment its request is made (``claims.start_attempts``), so a
+    row claimed but never started has its attempts unspent and simply goes
+    back to the queue. For a started one, whether the provider got the
+    message before the crash is unknown, so it is sent again: this is the
+    one window where a message may go out twice. A delivery whose last
+    allowed attempt had started fails instead ("worker lost": it may well
+    have been delivered), so a message that kills its worker cannot loop
+    forever. Leases compare against the database's clock (see
     ``uses_database_clock``) unless ``now`` is given.
     """
     clock = _clock(now)
@@ -98,7 +101,7 @@ def take_over_expired(now: datetime | None = None) -> Recovery:
             available_at=clock,
             lease_expires_at=None,
             claimed_by=token,
-            last_error="worker lost: lease expired, sending again",
+            last_error="worker lost: lease expired, queued again",
             updated_at=now,
         )
         if failed or requeued:

@@ -61,8 +61,10 @@ def test_expired_lease_is_taken_over_and_sent_again(make_deliveries):
     (d,) = make_deliveries(1)
     (claimed,) = claim_deliveries([d.pk])
     from dovecote.channels import get_channel
+    from dovecote.delivery.chunks import send_chunk
 
-    get_channel("rec").send([claimed])  # the provider has it; then SIGKILL
+    # The attempt is counted, the provider has it; then SIGKILL.
+    send_chunk(get_channel("rec"), [claimed])
     assert recover(grace=0).enqueued == []  # lease still running: hands off
     Delivery.objects.filter(pk=d.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
