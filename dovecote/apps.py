@@ -19,7 +19,7 @@ class DovecoteConfig(AppConfig):
 
     def ready(self) -> None:
         # Here, not at the top: these use models, which load after apps.py.
-        from . import checks  # noqa: F401  (registers the checks)
+        from . import checks, dbchecks  # noqa: F401  (register the checks)
         from .delivery import (
             digests,  # noqa: F401  (settles digests' items)
             embedded,

@@ -30,6 +30,10 @@
 - ``dovecote.W022``: a channel sets no send timeout (its sends are unbounded).
 - ``dovecote.E050``-``E054``, ``W055``: push settings (keys, VAPID subject,
   service account); see :mod:`dovecote.push.checks`.
+- ``dovecote.W023``: SQLite is written by several processes (a task backend
+  that runs tasks elsewhere, or ``dovecote_worker``) without
+  ``"transaction_mode": "IMMEDIATE"`` and a busy ``"timeout"``
+  (:mod:`dovecote.dbchecks`).
 """
 
 from __future__ import annotations

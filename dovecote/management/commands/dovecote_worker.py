@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from dovecote.dbchecks import sqlite_warnings
 from dovecote.delivery.worker import Worker
 
 
@@ -61,6 +62,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # A worker always runs beside another process (the web server's).
+        for warning in sqlite_warnings("dovecote_worker and your web server"):
+            self.stderr.write(f"{warning.id}: {warning.msg}\n\tHINT: {warning.hint}")
         worker = Worker(
             channel=options["channel"],
             window=options["window"] or options["batch"],
