@@ -21,6 +21,7 @@ from django.core import checks
 from django.db import connections, router
 
 from dovecote.conf import setting
+from dovecote.models import Delivery
 
 __all__ = ["check_sqlite_concurrency", "in_process_tasks", "sqlite_warnings"]
 
@@ -58,8 +59,6 @@ def sqlite_warnings(why: str) -> list[checks.CheckMessage]:
     ``"transaction_mode": "IMMEDIATE"`` or no busy ``"timeout"`` in the
     database's ``OPTIONS``.
     """
-    from dovecote.models import Delivery
-
     alias = router.db_for_write(Delivery)
     database = connections[alias].settings_dict
     if "sqlite" not in str(database.get("ENGINE", "")):
