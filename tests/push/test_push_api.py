@@ -16,8 +16,9 @@ from dovecote.exceptions import (
 )
 from dovecote.push import PushMessage, PushTarget, get_connection, send_push
 from dovecote.push.backends.base import display_target
+from dovecote.push.backends.platforms import backend_path
 from dovecote.push.signals import post_send
-from dovecote.testing import LOCMEM_BACKENDS, Outbox
+from dovecote.testing import LOCMEM_BACKENDS, Outbox, locmem_backends, reset_outboxes
 from tests.push.keys import APNS_TOKEN, FCM_TOKEN, subscription_keys, webpush_target
 
 LOCMEM = "dovecote.push.backends.locmem.PushBackend"
@@ -263,7 +264,13 @@ def test_display_target_hides_secrets():
     assert display_target("short") == "short"
 
 
-def test_testing_kit_switches_push_to_locmem():
+def test_testing_kit_switches_push_to_locmem(settings):
     assert set(LOCMEM_BACKENDS["PUSH_BACKENDS"].values()) == {LOCMEM}
-    send_push("Hi", "", [FCM])
+    del settings.PUSH_BACKENDS  # the providers, by default
+    assert backend_path("fcm") == "dovecote.push.backends.fcm.PushBackend"
+    with locmem_backends():
+        assert backend_path("fcm") == LOCMEM
+        send_push("Hi", "", [FCM])
     assert len(Outbox().push) == 1
+    reset_outboxes()
+    assert Outbox().push == []
