@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -153,6 +153,7 @@ class DeliveryAdmin(_DeliveryAdmin):
                     "skip_reason",
                     "dispatch",
                     "resent_from",
+                    "escalation_chain",
                 )
             },
         ),
@@ -194,6 +195,7 @@ class DeliveryAdmin(_DeliveryAdmin):
         "recipient_display",
         "address_display",
         "resent_from",
+        "escalation_chain",
         "body_text",
         "html_preview",
         "data_json",
@@ -250,6 +252,39 @@ class DeliveryAdmin(_DeliveryAdmin):
         """Show the transport data as indented JSON."""
         text = json.dumps(obj.data, indent=2, sort_keys=True, default=str)
         return format_html('<pre style="margin: 0">{}</pre>', text)
+
+    @admin.display(description=_("escalation chain"))
+    def escalation_chain(self, obj: Delivery) -> SafeString | str:
+        """List the steps of this delivery's escalation chain, and where each stands."""
+        if not obj.chain:
+            return "—"
+        steps = Delivery.objects.filter(chain=obj.chain).order_by("step")
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td><a href="{}">#{}</a></td><td>{}</td><td>{}</td>'
+            "<td>{}</td></tr>",
+            (
+                (
+                    (step.step or 0) + 1,
+                    reverse("admin:dovecote_delivery_change", args=[step.pk]),
+                    step.pk,
+                    step.channel,
+                    " ".join(filter(None, [step.status, step.skip_reason])),
+                    step.available_at.strftime("%Y-%m-%d %H:%M:%S"),
+                )
+                for step in steps
+            ),
+        )
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>"
+            "</tr>{}</table>",
+            _("step"),
+            _("delivery"),
+            _("channel"),
+            _("status"),
+            _("not before"),
+            rows,
+        )
 
     @admin.display(description=_("resent from"))
     def resent_from(self, obj: Delivery) -> SafeString | str:

@@ -135,9 +135,9 @@ def plan_chains(
             )
             if not k or entry.status != DeliveryStatus.QUEUED:
                 continue
+            # Delivery windows and digests then apply from this time.
             entry.status = DeliveryStatus.WAITING
-            when = max(at, item.available_at or at)
-            entry.available_at = item.available_at = when
+            entry.available_at = item.available_at = at
 
 
 def _person(item: _Planned) -> str:

@@ -217,9 +217,9 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
                 planned.append(_Planned(entry, key, channel.protocol, language))
 
     _apply_suppressions(cls, planned, Suppression)
-    _apply_timing(plan, planned, users, preferences)
     if plan.steps:
         plan_chains(plan.steps, planned, plan.available_at or timezone.now())
+    _apply_timing(plan, planned, users, preferences)
     return planned
 
 
@@ -238,7 +238,7 @@ def _apply_timing(
     todo = [
         p
         for p in planned
-        if p.entry.status == DeliveryStatus.QUEUED
+        if p.entry.status in (DeliveryStatus.QUEUED, DeliveryStatus.WAITING)
         and p.entry._user_id is not None
         and p.protocol != "inbox"
     ]
@@ -248,7 +248,10 @@ def _apply_timing(
     base = plan.available_at or timezone.now()
     schedules = Schedules(users)
     batch = plan.context.get(cls.batch_key) if cls.batch_key else None
+    send_time = base
     for item in todo:
+        # An escalation step is timed from its own timer.
+        base = item.available_at or send_time
         entry = item.entry
         user = entry.recipient
         zone = schedules.zone(user)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core import mail
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -37,6 +38,8 @@ import dovecote.sms as sms
 from dovecote.channels import get_channels
 from dovecote.compat import email_file_paths
 from dovecote.conf import setting
+from dovecote.delivery.escalation import NOT_NEEDED
+from dovecote.models import Delivery, DeliveryStatus
 from dovecote.notifications.recipients import Recipient
 from dovecote.notifications.registry import get_notification, registered_notifications
 from dovecote.redaction import redact_text, redact_url
@@ -106,7 +109,19 @@ def outbox(request: HttpRequest) -> HttpResponse:
             "sms_messages": captured_sms(),
             "chat_messages": captured_chat(),
             "previews": _preview_links(),
+            "steps": escalation_steps(),
         },
+    )
+
+
+def escalation_steps() -> list[Delivery]:
+    """Return recent escalation steps still waiting, or cancelled (newest first)."""
+    return list(
+        Delivery.objects.filter(
+            Q(status=DeliveryStatus.WAITING) | Q(skip_reason=NOT_NEEDED)
+        )
+        .exclude(chain="")
+        .order_by("-created_at", "-id")[:MAX_FILES]
     )
 
 

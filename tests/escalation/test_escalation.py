@@ -186,3 +186,52 @@ def test_a_narrowed_send_starts_its_chain_at_the_first_step_left(
     assert chain(result) == [("email", "sent", ""), ("sms", "waiting", "")]
     sms = Delivery.objects.get(dispatch=result.dispatch, channel="sms")
     assert sms.available_at == NOON + dt.timedelta(minutes=30)
+
+
+def test_the_admin_shows_the_chain(
+    chain_type, bob, client, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import User
+
+    result = send(bob, django_capture_on_commit_callbacks)
+    email = Delivery.objects.get(dispatch=result.dispatch, channel="email")
+    client.force_login(User.objects.create_superuser("root", "r@example.com", "pw"))
+    page = client.get(reverse("admin:dovecote_delivery_change", args=[email.pk]))
+    content = page.content.decode()
+    assert "escalation chain" in content.lower()
+    for row in Delivery.objects.filter(dispatch=result.dispatch):
+        assert f">#{row.pk}</a>" in content
+    assert "waiting" in content
+
+
+def test_the_dev_outbox_shows_waiting_and_cancelled_steps(
+    chain_type, bob, client, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import User
+
+    result = send(bob, django_capture_on_commit_callbacks)
+    sms = Delivery.objects.get(dispatch=result.dispatch, channel="sms")
+    Delivery.objects.filter(pk=sms.pk).update(
+        status="skipped", skip_reason="escalation_not_needed"
+    )
+    staff = User.objects.create_user("staff", "s@example.com", "pw", is_staff=True)
+    client.force_login(staff)
+    content = client.get(reverse("dovecote:outbox")).content.decode()
+    section = content[content.index('id="dc-steps"') :]
+    assert 'class="dc-step dc-step-waiting"' in section
+    assert "(escalation_not_needed)" in section
+    assert "2026-03-02 12:10:00" in section
+
+
+def test_a_step_due_in_quiet_hours_waits_for_the_window(
+    chain_type, bob, django_capture_on_commit_callbacks
+):
+    from dovecote import set_delivery_window
+
+    set_delivery_window(bob, {"mon-sun": ["08:00-12:05"]}, time_zone="UTC")
+    result = send(bob, django_capture_on_commit_callbacks)
+    rows = {d.channel: d for d in result.deliveries}
+    # The email step is due at 12:10, after the window closed: next morning.
+    assert rows["email"].status == "waiting"
+    assert rows["email"].available_at == dt.datetime(2026, 3, 3, 8, 0, tzinfo=dt.UTC)
+    assert rows["email"].skip_reason == "outside_delivery_window"
