@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -57,32 +58,36 @@ class PushBackend(BasePushBackend):
         self.backends = dict(backends) if backends is not None else None
         self._connections: dict[str, BasePushBackend] = {}
         self._opened = False
+        self._lock = threading.Lock()
 
     def connection_for(self, platform: str) -> BasePushBackend:
         """Return the connection sending ``platform``'s targets."""
-        connection = self._connections.get(platform)
-        if connection is None:
-            klass = import_string(backend_path(platform, self.backends))
-            # Results, not exceptions: this backend raises for the batch.
-            connection = klass(fail_silently=True)
-            if self._opened:
-                connection.open()
-            self._connections[platform] = connection
+        with self._lock:
+            connection = self._connections.get(platform)
+            if connection is None:
+                klass = import_string(backend_path(platform, self.backends))
+                # Results, not exceptions: this backend raises for the batch.
+                connection = klass(fail_silently=True)
+                if self._opened:
+                    connection.open()
+                self._connections[platform] = connection
         return connection
 
     def open(self) -> bool:
         """Keep the platforms' connections open until :meth:`close`."""
-        if self._opened:
-            return False
-        self._opened = True
-        for connection in self._connections.values():
-            connection.open()
-        return True
+        with self._lock:
+            if self._opened:
+                return False
+            self._opened = True
+            for connection in self._connections.values():
+                connection.open()
+            return True
 
     def close(self) -> None:
         """Close the platforms' connections."""
-        self._opened = False
-        connections, self._connections = self._connections, {}
+        with self._lock:
+            self._opened = False
+            connections, self._connections = self._connections, {}
         for connection in connections.values():
             connection.close()
 
