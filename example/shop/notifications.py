@@ -1,6 +1,6 @@
 """The shop's notification types; dovecote autodiscovers this module."""
 
-from dovecote import Notification, register
+from dovecote import Notification, Step, register
 
 
 @register
@@ -67,3 +67,20 @@ class ReviewComment(Notification):
             "product": "the Dovecote mug",
             "text": "Mine chipped too; the shop replaced it.",
         }
+
+
+@register
+class PaymentFailed(Notification):
+    name = "payment-failed"
+    display_name = "A payment failed"
+    description = "In the inbox first; by email, then SMS, only if it goes unseen."
+    channels = ["inbox", "email", "sms"]
+    escalation = [
+        Step("inbox"),
+        Step("email", after="10m", unless="read"),
+        Step("sms", after="30m", unless="delivered"),
+    ]
+
+    @classmethod
+    def preview_context(cls):
+        return {"invoice": "INV-1042", "amount": "€19.00"}

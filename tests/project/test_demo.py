@@ -61,7 +61,7 @@ def test_demo_fills_inboxes_in_its_own_database(demo):
     var_dir, _ = demo
     with sqlite3.connect(var_dir / "demo.sqlite3") as db:
         ((count,),) = db.execute("SELECT COUNT(*) FROM dovecote_inboxmessage")
-    assert count == 7
+    assert count == 9  # 7, and the chain's two inbox steps
 
 
 def test_demo_reports_each_skip_with_its_reason(demo):
@@ -107,7 +107,7 @@ def test_demo_run_twice_starts_afresh(demo, tmp_path):
     assert "In all: 18 sent, 12 skipped." in again.stdout
     with sqlite3.connect(var_dir / "demo.sqlite3") as db:
         ((count,),) = db.execute("SELECT COUNT(*) FROM dovecote_inboxmessage")
-    assert count == 7
+    assert count == 9  # 7, and the chain's two inbox steps
     assert len(list((var_dir / "outbox" / "chat").glob("*.log"))) == 1
 
 
@@ -121,3 +121,27 @@ def test_demo_prints_a_daily_digest_of_three_comments(demo):
         p.read_text() for p in (var_dir / "outbox" / "email").glob("*.log")
     )
     assert emails.count("Subject: 3 replies to your reviews") == 1
+
+
+def test_demo_shows_a_chain_stopped_by_a_read_inbox_message(demo):
+    _, stdout = demo
+    section = stdout.split("== Sent 'payment-failed'", 1)[1].split("\n\n", 1)[0]
+    table = [line.split() for line in section.splitlines()[2:8]]
+    assert table[:3] == [
+        ["alice", "1", "inbox", "sent"],
+        [
+            "alice",
+            "2",
+            "email",
+            "skipped",
+            *["an", "earlier", "escalation", "step", "was", "seen"],
+        ],
+        [
+            "alice",
+            "3",
+            "sms",
+            "skipped",
+            *["an", "earlier", "escalation", "step", "was", "seen"],
+        ],
+    ]
+    assert table[3:5] == [["sam", "1", "inbox", "sent"], ["sam", "2", "email", "sent"]]

@@ -9,6 +9,8 @@
 4. prints one row per (recipient, channel): sent, or skipped and why;
 5. holds review comments for a customer who takes them as a daily digest,
    then lets the sweep build and send the digest, and prints it;
+   sends a payment failure up an escalation chain (inbox, then email, then
+   SMS) and shows that a read inbox message stops it;
 6. prints where each channel's output is on disk, with a sample.
 """
 
@@ -32,6 +34,7 @@ from dovecote.models import Address, Delivery, GroupPreference, InboxMessage
 from dovecote.notifications.dispatch import SkipReason
 from dovecote.notifications.preferences import set_frequency, set_preference
 from dovecote.redaction import redact_text
+from shop.demo_chain import show_chain
 
 SLACK_WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXX"
 CHANNEL_DIRS = {"email": "email", "sms": "sms", "slack-webhook": "chat"}
@@ -56,6 +59,7 @@ class Command(BaseCommand):
         results = self.send(people)
         self.report(results)
         self.digest(people)
+        show_chain(self, people)
         self.show_outputs(var_dir)
         self.show_next_steps()
 
