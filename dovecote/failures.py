@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dovecote.exceptions import DeliveryError
+from dovecote.results import RecipientResult
 
 try:  # anymail is optional: its errors are sorted only when it is installed.
     from anymail import exceptions as anymail_errors
@@ -207,3 +208,19 @@ def classify_exception(exc: BaseException) -> Failure:
         # Refused, reset or timed-out connections; SMTPServerDisconnected.
         return Failure(FailureKind.TRANSIENT, code="connection_error")
     return Failure(FailureKind.PERMANENT)
+
+
+def classify_result(result: RecipientResult) -> FailureKind:
+    """Return what a failed per-recipient transport result means.
+
+    A backend's own ``is_transient`` wins (it knows timeouts and dropped
+    connections); otherwise the HTTP status decides (401/403: provider-side).
+    """
+    if result.is_transient:
+        return FailureKind.TRANSIENT
+    if result.http_status is not None:
+        kind = classify_http_status(result.http_status)
+        # A non-transient result with a 5xx status was judged permanent by
+        # the backend (a 2xx body saying "failed", say): keep it so.
+        return FailureKind.PERMANENT if kind.is_transient else kind
+    return FailureKind.PERMANENT

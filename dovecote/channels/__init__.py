@@ -17,25 +17,32 @@
 
 ``BACKEND`` is the channel class (Django's convention for a settings entry);
 ``BACKENDS`` are the dotted paths of the backends it sends through, in
-failover order (``TRANSPORTS``, the earlier name, still works with a
-``DeprecationWarning``). An unknown key, or an ``OPTIONS`` key the channel
+failover order. An unknown key, or an ``OPTIONS`` key the channel
 does not read, raises ``ImproperlyConfigured`` naming the entry (reported by
 the system check ``dovecote.E001``).
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from dovecote.channels.base import Channel, Outcome, Rendered
+from dovecote.channels.base import Channel
+from dovecote.channels.outcome import Outcome, Rendered
+from dovecote.channels.transport import TransportChannel
 from dovecote.conf import setting
 from dovecote.exceptions import BackendDoesNotExist
 
-__all__ = ["Channel", "Outcome", "Rendered", "get_channel", "get_channels"]
+__all__ = [
+    "Channel",
+    "Outcome",
+    "Rendered",
+    "TransportChannel",
+    "get_channel",
+    "get_channels",
+]
 
 _cache: tuple[str, dict[str, Channel]] | None = None
 
@@ -52,20 +59,6 @@ def _build(entry: Any) -> Channel:
             f"DOVECOTE_CHANNELS entries must be a class path or a dict with "
             f"'BACKEND'; got {entry!r}."
         )
-    entry = dict(entry)
-    if "TRANSPORTS" in entry:
-        warnings.warn(
-            f"DOVECOTE_CHANNELS: the key 'TRANSPORTS' (entry {entry['BACKEND']!r}) "
-            "is deprecated; rename it 'BACKENDS'.",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        if "BACKENDS" in entry:
-            raise ImproperlyConfigured(
-                f"DOVECOTE_CHANNELS entry {entry['BACKEND']!r} sets both "
-                "'BACKENDS' and its deprecated name 'TRANSPORTS'."
-            )
-        entry["BACKENDS"] = entry.pop("TRANSPORTS")
     unknown = sorted(set(entry) - ENTRY_KEYS)
     if unknown:
         raise ImproperlyConfigured(

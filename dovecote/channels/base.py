@@ -10,37 +10,19 @@ development sink), named by ``EMAIL_BACKEND``, ``SMS_BACKEND``,
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils import timezone
 
-from dovecote.channels.connections import (
-    ConnectionPool,
-    keep_connections,
-    transport_connection,
-)
 from dovecote.channels.outcome import Outcome, Rendered
 from dovecote.channels.routing import default_route
+from dovecote.failures import FailureKind
 from dovecote.models import Address, DeliveryEvent, Suppression
 from dovecote.rendering import TemplateCache
-from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
-
-# The connection pool and the Outcome and Rendered types lived here before
-# they moved to their own modules; they stay importable from here.
-__all__ = [
-    "FAILED_OVER",
-    "Channel",
-    "ConnectionPool",
-    "Outcome",
-    "Rendered",
-    "keep_connections",
-    "transport_connection",
-]
 
 logger = logging.getLogger("dovecote.delivery")
 
@@ -180,30 +162,40 @@ class Channel:
         Text (``.txt``) templates are not autoescaped. A missing template
         raises ``RenderError``, or gives "" if ``optional``.
         """
+        rendered: str = self.template_cache(notification).render(
+            template_name, context, optional=optional
+        )
+        return rendered
+
+    def template_cache(self, notification: Any) -> TemplateCache:
+        """Return the templates of ``notification``, looked up once per instance.
+
+        The cache is kept on the notification, so every channel rendering it
+        for the many recipients of one send shares it.
+        """
         cache = getattr(notification, "_dovecote_templates", None)
         if cache is None:
             cache = TemplateCache(notification.name)
             notification._dovecote_templates = cache
-        rendered: str = cache.render(template_name, context, optional=optional)
-        return rendered
+        return cache
 
     def send_timeout(self) -> float | None:
-        """Return the most seconds one delivery may take on one transport.
+        """Return the most seconds one delivery may take on one backend.
 
         The worker checks the lease against it: a delivery may be tried on
-        every transport in turn, so a claim needs at least the sum. None
+        every backend in turn, so a claim needs at least the sum. None
         means unbounded. Subclasses should override this; ``OPTIONS =
         {"send_timeout": s}`` sets it for any channel.
         """
         value = self.options.get("send_timeout")
         return None if value is None else float(value)
 
-    def transport_concurrency(self) -> int | None:
-        """Return how many requests the primary transport runs at once, if bounded.
+    def backend_concurrency(self) -> int | None:
+        """Return how many requests the primary backend runs at once, if bounded.
 
         A worker sends no more deliveries at once than this, so that none
-        waits inside the transport, claimed and half-sent. Subclasses of
-        channels on pooled HTTP transports override this.
+        waits inside the backend, claimed and half-sent. Channels on pooled
+        HTTP backends override this (see ``TransportChannel``).
         """
         return None
 
@@ -218,15 +210,6 @@ class Channel:
     def backend_paths(self) -> list[str]:
         """Return the dotted paths of the backends to try, in order."""
         return list(self.backends) or [self.default_backend()]
-
-    def transports(self) -> list[str]:
-        """Return :meth:`backend_paths` (deprecated name)."""
-        warnings.warn(
-            "Channel.transports() is deprecated; use Channel.backend_paths().",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.backend_paths()
 
     def send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         """Send a batch of claimed deliveries; return one Outcome each.
@@ -249,13 +232,11 @@ class Channel:
                 outcomes = self.send_batch(pending, backend)
             except Exception as exc:  # the backend as a whole failed
                 outcomes = [
-                    Outcome(
+                    Outcome.failure(
                         delivery.pk,
-                        DeliveryStatus.FAILED,
-                        is_transient=True,
-                        is_provider_error=True,
+                        FailureKind.TRANSIENT,
+                        f"{type(exc).__name__}: {exc}",
                         backend=backend,
-                        error=f"{type(exc).__name__}: {exc}",
                         exception=exc,
                     )
                     for delivery in pending
@@ -263,19 +244,17 @@ class Channel:
             by_id = {outcome.delivery_id: outcome for outcome in outcomes}
             retry: list[Delivery] = []
             for delivery in pending:
-                outcome = by_id.get(delivery.pk) or Outcome(
+                outcome = by_id.get(delivery.pk) or Outcome.failure(
                     delivery.pk,
-                    DeliveryStatus.FAILED,
-                    is_transient=True,
+                    FailureKind.TRANSIENT,
+                    f"{type(self).__name__}.send_batch() returned no outcome",
                     backend=backend,
-                    error=f"{type(self).__name__}.send_batch() returned no outcome",
                 )
                 outcome.backend = outcome.backend or backend
                 final[delivery.pk] = outcome
-                may_fail_over = outcome.is_transient or outcome.is_provider_error
                 if (
                     not outcome.is_sent
-                    and may_fail_over
+                    and outcome.may_fail_over
                     and not outcome.is_address_gone
                     and not outcome.is_address_suppressed
                     and not is_last

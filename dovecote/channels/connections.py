@@ -65,7 +65,7 @@ def keep_connections(pool: ConnectionPool | None = None) -> Iterator[ConnectionP
 
 
 @contextlib.contextmanager
-def transport_connection(
+def backend_connection(
     key: str, factory: Callable[[], Any], *, shared: bool
 ) -> Iterator[Any]:
     """Yield an open connection: the pool's if a worker keeps one, else a new one.

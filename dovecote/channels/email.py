@@ -15,15 +15,15 @@ from django.core.validators import validate_email
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from dovecote.channels.base import Channel, Outcome, Rendered
-from dovecote.channels.connections import transport_connection
+from dovecote.channels.base import Channel
+from dovecote.channels.connections import backend_connection
+from dovecote.channels.outcome import Outcome, Rendered
 from dovecote.compat import HAS_MAILERS
 from dovecote.conf import setting
 from dovecote.exceptions import InvalidAddress
 from dovecote.failures import FailureKind, classify_exception
 from dovecote.redaction import is_https_url
 from dovecote.rendering import collapse_line
-from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -34,7 +34,7 @@ ANYMAIL_REFUSED = frozenset({"rejected", "invalid", "failed"})
 #: The longest anymail ``metadata`` value dovecote sends (Postmark: 80).
 METADATA_LENGTH = 80
 
-#: A transport that names a Django 6.1 mailer: ``mailer:<alias>``.
+#: A backend that names a Django 6.1 mailer: ``mailer:<alias>``.
 MAILER_PREFIX = "mailer:"
 
 
@@ -98,8 +98,8 @@ class EmailChannel(Channel):
             return MAILER_PREFIX + str(self.options.get("mailer") or "default")
         return str(settings.EMAIL_BACKEND)
 
-    def open_transport(self, transport: str) -> tuple[Any, str]:
-        """Return an email connection for ``transport`` and how to record it.
+    def open_backend(self, backend: str) -> tuple[Any, str]:
+        """Return an email connection for ``backend`` and how to record it.
 
         ``mailer:<alias>`` is ``django.core.mail.mailers[alias]`` (Django
         6.1; without ``MAILERS``, the default mailer comes from the old
@@ -110,23 +110,23 @@ class EmailChannel(Channel):
         message (and its lease) forever. The label, for
         ``Delivery.backend``, names the mailer and the backend class.
         """
-        transport = transport or self.default_backend()
-        if transport.startswith(MAILER_PREFIX):
+        backend = backend or self.default_backend()
+        if backend.startswith(MAILER_PREFIX):
             # Django 6.1 only (HAS_MAILERS): earlier versions have no mailers.
             from django.core.mail import mailers  # type: ignore[attr-defined]
 
-            alias = transport.removeprefix(MAILER_PREFIX)
+            alias = backend.removeprefix(MAILER_PREFIX)
             connection = mailers[alias]
             cls = type(connection)
-            return connection, f"{transport} ({cls.__module__}.{cls.__qualname__})"
+            return connection, f"{backend} ({cls.__module__}.{cls.__qualname__})"
 
-        klass = import_string(transport)
+        klass = import_string(backend)
         kwargs: dict[str, Any] = {}
         if getattr(settings, "EMAIL_TIMEOUT", None) is None and (
             isinstance(klass, type) and issubclass(klass, EmailBackend)
         ):
             kwargs["timeout"] = self.smtp_timeout()
-        return klass(**kwargs), transport
+        return klass(**kwargs), backend
 
     def smtp_timeout(self) -> float:
         """Return the seconds one SMTP command may wait.
@@ -136,10 +136,10 @@ class EmailChannel(Channel):
         A mailer (Django 6.1) takes its timeout from its ``OPTIONS``.
         """
         value = getattr(settings, "EMAIL_TIMEOUT", None)
-        transport = self.backend_paths()[0] or self.default_backend()
-        if transport.startswith(MAILER_PREFIX):
+        backend = self.backend_paths()[0] or self.default_backend()
+        if backend.startswith(MAILER_PREFIX):
             mailers = getattr(settings, "MAILERS", None) or {}
-            alias = transport.removeprefix(MAILER_PREFIX)
+            alias = backend.removeprefix(MAILER_PREFIX)
             options = (mailers.get(alias) or {}).get("OPTIONS") or {}
             value = options.get("timeout", value)
         return float(value if value is not None else setting("DOVECOTE_EMAIL_TIMEOUT"))
@@ -156,11 +156,11 @@ class EmailChannel(Channel):
         value = super().send_timeout()
         if value is not None:
             return value
-        transport = self.backend_paths()[0] or self.default_backend()
-        if transport.startswith(MAILER_PREFIX):
+        backend = self.backend_paths()[0] or self.default_backend()
+        if backend.startswith(MAILER_PREFIX):
             return 8 * self.smtp_timeout()
         try:
-            klass = import_string(transport)
+            klass = import_string(backend)
         except ImportError:
             return None
 
@@ -217,12 +217,12 @@ class EmailChannel(Channel):
         status = getattr(message, "anymail_status", None)
         if status is None:
             if not sent:
-                return Outcome(
+                return Outcome.failure(
                     delivery.pk,
-                    DeliveryStatus.FAILED,
-                    error="The email backend sent nothing.",
+                    FailureKind.PERMANENT,
+                    "The email backend sent nothing.",
                 )
-            return Outcome(delivery.pk, DeliveryStatus.SENT, provider_message_id=own_id)
+            return Outcome.sent(delivery.pk, provider_message_id=own_id)
         esp = _esp_name(message)
         recipient = _recipient_status(status, delivery.address)
         esp_status = str(getattr(recipient, "status", None) or "")
@@ -238,9 +238,8 @@ class EmailChannel(Channel):
             return self.refused_outcome(
                 delivery, esp, esp_status or "not sent", _esp_answer(status)
             )
-        return Outcome(
+        return Outcome.sent(
             delivery.pk,
-            DeliveryStatus.SENT,
             provider_message_id=esp_id[:200] or own_id,
             detail=f"{esp}: {esp_status}; Message-ID {own_id}",
         )
@@ -297,9 +296,7 @@ class EmailChannel(Channel):
             exception=exc,
         )
 
-    def send_batch(
-        self, deliveries: Sequence[Delivery], transport: str
-    ) -> list[Outcome]:
+    def send_batch(self, deliveries: Sequence[Delivery], backend: str) -> list[Outcome]:
         """Send each delivery on one open connection; map SMTP errors per message.
 
         A worker keeps the connection open across batches (one per sending
@@ -308,14 +305,14 @@ class EmailChannel(Channel):
         outcomes: list[Outcome] = []
 
         def connect() -> Any:
-            connection, label = self.open_transport(transport)
+            connection, label = self.open_backend(backend)
             connection._dovecote_label = label
             return connection
 
-        with transport_connection(
-            f"email:{transport or self.default_backend()}", connect, shared=False
+        with backend_connection(
+            f"email:{backend or self.default_backend()}", connect, shared=False
         ) as connection:
-            label = getattr(connection, "_dovecote_label", transport)
+            label = getattr(connection, "_dovecote_label", backend)
             is_open = True
             for delivery in deliveries:
                 message = self.build_message(delivery, connection)

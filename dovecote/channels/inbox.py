@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
-from dovecote.channels.base import Channel, Outcome, Rendered
+from dovecote.channels.base import Channel
+from dovecote.channels.outcome import Outcome, Rendered
 from dovecote.exceptions import InvalidAddress
+from dovecote.failures import FailureKind
 from dovecote.models import InboxMessage
 from dovecote.rendering import collapse_line
-from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -53,17 +54,15 @@ class InboxChannel(Channel):
         )
 
     def send_timeout(self) -> float | None:
-        """Return a bound for one database write (the "transport")."""
+        """Return a bound for one database write (the "backend")."""
         value = super().send_timeout()
         return 1.0 if value is None else value
 
     def default_backend(self) -> str:
-        """Return the label of the database "transport"."""
+        """Return the label of the database "backend"."""
         return "inbox"
 
-    def send_batch(
-        self, deliveries: Sequence[Delivery], transport: str
-    ) -> list[Outcome]:
+    def send_batch(self, deliveries: Sequence[Delivery], backend: str) -> list[Outcome]:
         """Create the inbox messages in one query; a retried one is not doubled."""
         done = set(
             InboxMessage.objects.filter(
@@ -85,10 +84,10 @@ class InboxChannel(Channel):
             ]
         )
         return [
-            Outcome(d.pk, DeliveryStatus.SENT, backend=transport)
+            Outcome.sent(d.pk, backend=backend)
             if d.user_id is not None
-            else Outcome(
-                d.pk, DeliveryStatus.FAILED, backend=transport, error="no user"
+            else Outcome.failure(
+                d.pk, FailureKind.PERMANENT, "no user", backend=backend
             )
             for d in deliveries
         ]

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
 from dovecote import chat
-from dovecote.channels.base import Channel, Outcome, Rendered
-from dovecote.channels.connections import transport_connection
-from dovecote.channels.sms import is_thread_safe, send_per_delivery
+from dovecote.channels.outcome import Rendered
+from dovecote.channels.transport import TransportChannel
 from dovecote.chat.escaping import finish, finish_blocks, marking
 from dovecote.chat.validation import validate_webhook_url
-from dovecote.conf import setting
 from dovecote.exceptions import RenderError
-from dovecote.rendering import TemplateCache, template_path
+from dovecote.rendering import template_path
 
 if TYPE_CHECKING:
     from dovecote.models import Delivery
@@ -28,7 +25,7 @@ BLOCKS_TEMPLATE = "slack-webhook.json"
 MAX_BLOCKS = 50
 
 
-class SlackWebhookChannel(Channel):
+class SlackWebhookChannel(TransportChannel):
     """Post to Slack incoming webhooks through ``dovecote.chat`` (``CHAT_BACKEND``).
 
     The text comes from ``slack-webhook.txt``; Block Kit ``blocks`` from the
@@ -44,6 +41,10 @@ class SlackWebhookChannel(Channel):
     protocol = "slack-webhook"
     template_names = ("slack-webhook.txt",)
     optional_template_names = (BLOCKS_TEMPLATE,)
+    transport = chat
+    backend_setting = "CHAT_BACKEND"
+    timeout_setting = "CHAT_TIMEOUT"
+    concurrency_setting = "CHAT_CONCURRENCY"
 
     def validate_address(self, address: str) -> str:
         """Return the webhook URL if it may be posted to, else raise."""
@@ -79,11 +80,9 @@ class SlackWebhookChannel(Channel):
         not a list of blocks or an object with ``blocks``, or has more
         blocks than Slack takes.
         """
-        cache = getattr(notification, "_dovecote_templates", None)
-        if cache is None:
-            cache = TemplateCache(notification.name)
-            notification._dovecote_templates = cache
-        value = cache.render_json(BLOCKS_TEMPLATE, context, optional=True)
+        value = self.template_cache(notification).render_json(
+            BLOCKS_TEMPLATE, context, optional=True
+        )
         if value is None:
             return []
         path = template_path(notification.name, BLOCKS_TEMPLATE)
@@ -116,43 +115,19 @@ class SlackWebhookChannel(Channel):
             )
         return value
 
-    def default_backend(self) -> str:
-        """Return ``CHAT_BACKEND``."""
-        return str(setting("CHAT_BACKEND"))
+    def build_message(self, delivery: Delivery, connection: Any) -> chat.ChatMessage:
+        """Return the chat message for one delivery, with its blocks.
 
-    def send_timeout(self) -> float | None:
-        """Return ``CHAT_TIMEOUT`` (one request), unless ``OPTIONS`` set one."""
-        value = super().send_timeout()
-        return float(setting("CHAT_TIMEOUT")) if value is None else value
-
-    def transport_concurrency(self) -> int | None:
-        """Return ``CHAT_CONCURRENCY`` for a pooled HTTP backend, else None."""
-        path = self.backend_paths()[0] or str(setting("CHAT_BACKEND"))
-        return int(setting("CHAT_CONCURRENCY")) if is_thread_safe(path) else None
-
-    def send_batch(
-        self, deliveries: Sequence[Delivery], transport: str
-    ) -> list[Outcome]:
-        """Post one message per delivery in one call; map each result."""
-        path = transport or str(setting("CHAT_BACKEND"))
-        with transport_connection(
-            path,
-            lambda: chat.get_connection(path, fail_silently=True),
-            shared=is_thread_safe(path),
-        ) as connection:
-            messages = [
-                chat.ChatMessage(
-                    delivery.body,
-                    [delivery.address],
-                    (delivery.data or {}).get("blocks"),
-                    connection=connection,
-                )
-                for delivery in deliveries
-            ]
-            # A webhook Slack says is gone for good (archived channel,
-            # revoked app) comes back as is_address_gone: Channel.send()
-            # deactivates it.
-            return send_per_delivery(connection, deliveries, messages, transport)
+        A webhook Slack says is gone for good (archived channel, revoked
+        app) comes back as ``is_address_gone``: ``Channel.send()``
+        deactivates it.
+        """
+        return chat.ChatMessage(
+            delivery.body,
+            [delivery.address],
+            (delivery.data or {}).get("blocks"),
+            connection=connection,
+        )
 
 
 def _shape_error(path: str, notification: Any, problem: str) -> RenderError:

@@ -17,7 +17,8 @@ from dovecote.delivery.claims import (
 )
 from dovecote.delivery.outcomes import record_outcomes
 from dovecote.delivery.ratelimit import rate_limit_for
-from dovecote.models import Delivery, DeliveryStatus
+from dovecote.failures import FailureKind
+from dovecote.models import Delivery
 from dovecote.signals import pre_deliver
 
 logger = logging.getLogger("dovecote.delivery")
@@ -59,10 +60,7 @@ def send_chunk(channel: Channel, chunk: Sequence[Delivery]) -> list[Outcome]:
         return channel.send(chunk)
     except Exception as exc:
         logger.exception("channel %r raised on a batch of %d", channel.name, len(chunk))
-        return [
-            Outcome(d.pk, DeliveryStatus.FAILED, is_transient=True, error=repr(exc))
-            for d in chunk
-        ]
+        return [Outcome.failure(d.pk, FailureKind.TRANSIENT, repr(exc)) for d in chunk]
 
 
 # Time bounds -------------------------------------------------------------------
@@ -92,7 +90,7 @@ def chunk_size_for(channel: Channel) -> int:
     bound = delivery_time_bound(channel)
     if bound:
         size = min(size, int(lease_seconds() / 2 // bound))
-    concurrency = channel.transport_concurrency()
+    concurrency = channel.backend_concurrency()
     if concurrency:
         # At least a few chunks share the transport, so the pipe stays full
         # while one chunk's outcomes are written.
@@ -114,7 +112,7 @@ def parallel_sends_for(channel: Channel, chunk_size: int) -> int | None:
     """
     value = channel.options.get("parallel_sends", channel.parallel_sends)
     if value is None:
-        concurrency = channel.transport_concurrency()
+        concurrency = channel.backend_concurrency()
         if concurrency:
             value = math.ceil(concurrency / chunk_size) + 1
     return None if value is None else max(1, int(value))

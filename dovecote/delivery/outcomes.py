@@ -18,6 +18,7 @@ from dovecote.delivery.bulk import insert_events, update_many
 from dovecote.delivery.digest_settle import settle_many
 from dovecote.delivery.escalation import steps_failed
 from dovecote.delivery.retry import max_attempts, retry_delay
+from dovecote.failures import FailureKind
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 from dovecote.redaction import redact_text
 from dovecote.signals import post_deliver
@@ -60,11 +61,8 @@ def apply_outcomes(
     for delivery in deliveries:
         outcome = by_id.get(delivery.pk)
         if outcome is None:
-            outcome = Outcome(
-                delivery.pk,
-                DeliveryStatus.FAILED,
-                is_transient=True,
-                error="no outcome returned",
+            outcome = Outcome.failure(
+                delivery.pk, FailureKind.TRANSIENT, "no outcome returned"
             )
         delivery.backend = outcome.backend or delivery.backend
         delivery.lease_expires_at = None

@@ -42,7 +42,8 @@ from dovecote.delivery.lanes import (
 )
 from dovecote.delivery.outcomes import announce, apply_outcomes, write_outcomes
 from dovecote.delivery.ratelimit import rate_limit_for, reserve
-from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
+from dovecote.failures import FailureKind
+from dovecote.models import Delivery, DeliveryEvent
 
 logger = logging.getLogger("dovecote.delivery")
 
@@ -100,7 +101,7 @@ class Pipeline:
                 error = f"{type(exc).__name__}: {exc}"
                 for d in batch:
                     self._known.append(
-                        (d, Outcome(d.pk, DeliveryStatus.FAILED, error=error), None)
+                        (d, Outcome.failure(d.pk, FailureKind.PERMANENT, error), None)
                     )
                 self._first_known = self._first_known or time.monotonic()
                 continue
@@ -182,9 +183,7 @@ class Pipeline:
                 done = Done(
                     chunk,
                     [
-                        Outcome(
-                            d.pk, DeliveryStatus.FAILED, is_transient=True, error=error
-                        )
+                        Outcome.failure(d.pk, FailureKind.TRANSIENT, error)
                         for d in chunk.deliveries
                     ],
                 )
@@ -259,11 +258,8 @@ class Pipeline:
         self._oldest_deadline = min(self._oldest_deadline, chunk.deadline)
         by_id = {o.delivery_id: o for o in done.outcomes}
         for d in chunk.deliveries:
-            outcome = by_id.get(d.pk) or Outcome(
-                d.pk,
-                DeliveryStatus.FAILED,
-                is_transient=True,
-                error="no outcome returned",
+            outcome = by_id.get(d.pk) or Outcome.failure(
+                d.pk, FailureKind.TRANSIENT, "no outcome returned"
             )
             self._known.append((d, outcome, chunk.channel))
 

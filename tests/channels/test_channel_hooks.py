@@ -46,7 +46,7 @@ class PagerChannel(Channel):
 
     def send(self, deliveries: Sequence[Any]) -> list[Outcome]:
         paged.extend((d.address, d.body) for d in deliveries)
-        return [Outcome(d.pk, "sent") for d in deliveries]
+        return [Outcome.sent(d.pk) for d in deliveries]
 
 
 class FaxChannel(PagerChannel):

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dovecote.channels import Channel, Outcome, Rendered
+from dovecote.failures import FailureKind
 
 #: Every batch ``RecordingChannel`` was asked to send, in order.
 sent_batches: list[list[int]] = []
@@ -39,30 +40,29 @@ class RecordingChannel(Channel):
                 raise RuntimeError("channel bug")
             if d.address == "transient":
                 outcomes.append(
-                    Outcome(d.pk, "failed", is_transient=True, error="HTTP 503")
+                    Outcome.failure(d.pk, FailureKind.TRANSIENT, "HTTP 503")
                 )
             elif d.address == "permanent":
                 outcomes.append(
-                    Outcome(
+                    Outcome.failure(
                         d.pk,
-                        "failed",
-                        error="21211: invalid 'To' number",
+                        FailureKind.PERMANENT,
+                        "21211: invalid 'To' number",
                         error_code="21211",
                     )
                 )
             elif d.address.startswith("retry-after:"):
                 outcomes.append(
-                    Outcome(
+                    Outcome.failure(
                         d.pk,
-                        "failed",
-                        is_transient=True,
+                        FailureKind.TRANSIENT,
+                        "HTTP 429",
                         retry_after=float(d.address.split(":")[1]),
-                        error="HTTP 429",
                     )
                 )
             else:
                 outcomes.append(
-                    Outcome(d.pk, "sent", provider_message_id=f"m{d.pk}", backend="rec")
+                    Outcome.sent(d.pk, provider_message_id=f"m{d.pk}", backend="rec")
                 )
         return outcomes
 
@@ -107,24 +107,23 @@ class TwilioChannel(Channel):
         for d, message in zip(deliveries, messages, strict=True):
             if not message.results:
                 outcomes.append(
-                    Outcome(d.pk, "failed", is_transient=True, error="no result")
+                    Outcome.failure(d.pk, FailureKind.TRANSIENT, "no result")
                 )
                 continue
             r = message.results[0]
             if r.is_success:
                 outcomes.append(
-                    Outcome(
-                        d.pk, "sent", provider_message_id=r.message_id, backend="tw"
-                    )
+                    Outcome.sent(d.pk, provider_message_id=r.message_id, backend="tw")
                 )
             else:
                 outcomes.append(
-                    Outcome(
+                    Outcome.failure(
                         d.pk,
-                        "failed",
-                        is_transient=r.is_transient,
+                        FailureKind.TRANSIENT
+                        if r.is_transient
+                        else FailureKind.PERMANENT,
+                        r.error_message,
                         retry_after=r.retry_after,
-                        error=r.error_message,
                         error_code=r.error_code,
                         backend="tw",
                     )

@@ -164,7 +164,7 @@ def test_outcome_for_a_lost_claim_is_not_written(make_deliveries):
     Delivery.objects.filter(pk=d.pk).update(claimed_by="someone-else")
     from dovecote.channels import Outcome
 
-    record_outcomes([claimed], [Outcome(d.pk, "sent")])
+    record_outcomes([claimed], [Outcome.sent(d.pk)])
     d.refresh_from_db()
     assert d.status == DeliveryStatus.SENDING
     assert d.claimed_by == "someone-else"

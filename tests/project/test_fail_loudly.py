@@ -138,29 +138,21 @@ def test_system_check_reports_an_unknown_option():
     assert "'orginator'" in error.msg
 
 
-def test_transports_key_still_works_with_a_deprecation_warning():
+def test_transports_key_is_an_unknown_key():
+    # TRANSPORTS was the name of BACKENDS before 0.1.0; nothing reads it.
     with (
         override_settings(DOVECOTE_CHANNELS=[sms_entry(TRANSPORTS=[TWILIO])]),
-        pytest.warns(DeprecationWarning, match="'TRANSPORTS'.*'BACKENDS'"),
-    ):
-        assert get_channels()["sms"].backends == [TWILIO]
-
-
-def test_transports_and_backends_together_is_an_error():
-    entry = sms_entry(TRANSPORTS=[TWILIO], BACKENDS=[TWILIO])
-    with (
-        override_settings(DOVECOTE_CHANNELS=[entry]),
-        pytest.warns(DeprecationWarning),
-        pytest.raises(ImproperlyConfigured, match="both"),
+        pytest.raises(ImproperlyConfigured, match=r"unknown key.*'TRANSPORTS'"),
     ):
         get_channels()
 
 
-def test_channel_transports_method_is_deprecated():
-    channel = SmsChannel(backends=[TWILIO])
-    with pytest.warns(DeprecationWarning, match="backend_paths"):
-        assert channel.transports() == [TWILIO]
-    assert channel.backend_paths() == [TWILIO]
+def test_backend_paths_are_the_backends_in_order():
+    channel = SmsChannel(backends=[TWILIO, "dovecote.sms.backends.vonage.SmsBackend"])
+    assert channel.backend_paths() == [
+        TWILIO,
+        "dovecote.sms.backends.vonage.SmsBackend",
+    ]
 
 
 # Settings ------------------------------------------------------------------

@@ -87,7 +87,7 @@ TEXT = {
         'reason = outcome.error or "failed"',
     ): "a failover event's reason when the outcome has no error",
     (
-        "dovecote/channels/sms.py",
+        "dovecote/channels/outcome.py",
         'result.error_message or "failed",',
     ): "an error message when the provider gave none",
     (
