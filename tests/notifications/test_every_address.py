@@ -49,7 +49,7 @@ class BeaconChannel(Channel):
 
     def send(self, deliveries: Sequence[Any]) -> list[Outcome]:
         calls.extend(("send", d.address, d.body) for d in deliveries)
-        return [Outcome(d.pk, "sent") for d in deliveries]
+        return [Outcome.sent(d.pk) for d in deliveries]
 
 
 @pytest.fixture
