@@ -49,10 +49,7 @@ def send_chunk(channel: Channel, chunk: Sequence[Delivery]) -> list[Outcome]:
         )
     except RETRYABLE_DB_ERRORS as exc:
         error = f"not sent: the attempt could not be recorded ({exc})"
-        return [
-            Outcome(d.pk, DeliveryStatus.FAILED, is_transient=True, error=error)
-            for d in chunk
-        ]
+        return [Outcome.failure(d.pk, FailureKind.TRANSIENT, error) for d in chunk]
     if not chunk:
         return []
     pre_deliver.send(sender=Delivery, channel=channel.name, deliveries=chunk)
