@@ -97,6 +97,9 @@ DEFAULTS: dict[str, Any] = {
     # Guards (docs/guards.md): caps per user and channel, budgets.
     "DOVECOTE_USER_CAPS": {},
     "DOVECOTE_BUDGETS": {},
+    # {"failures": 5, "cooldown": 30}: skip a backend after 5 transient
+    # failures in a row, for 30 seconds, then probe it. None: off.
+    "DOVECOTE_CIRCUIT_BREAKER": None,
     # Delivery.
     "DOVECOTE_TASK_BACKEND": "default",
     "DOVECOTE_TASK_QUEUE": "default",

@@ -32,3 +32,12 @@ digest_sent = Signal()
 #: (``hour``, ``day``, ``month``), ``limit``, ``period_start``,
 #: ``period_end``.
 budget_reached = Signal()
+
+#: Sent when a backend's circuit breaker opens (``DOVECOTE_CIRCUIT_BREAKER``):
+#: it failed ``failures`` times in a row and is skipped until ``retry_at``.
+#: Arguments: ``backend`` (dotted path), ``failures``, ``retry_at``, ``error``.
+circuit_opened = Signal()
+
+#: Sent when a probe through an open backend succeeded: it is used again.
+#: Arguments: ``backend``.
+circuit_closed = Signal()

@@ -7,6 +7,7 @@ name it.
 """
 
 from dovecote.admin.addresses import AddressAdmin, SuppressionAdmin
+from dovecote.admin.breakers import CircuitBreakerAdmin
 from dovecote.admin.deliveries import DeliveryAdmin
 from dovecote.admin.guards import BudgetSpendAdmin
 from dovecote.admin.inbox import InboxMessageAdmin
@@ -21,6 +22,7 @@ from dovecote.delivery.resend import resend_deliveries
 __all__ = [
     "AddressAdmin",
     "BudgetSpendAdmin",
+    "CircuitBreakerAdmin",
     "DeliveryAdmin",
     "DeliveryScheduleAdmin",
     "GroupPreferenceAdmin",

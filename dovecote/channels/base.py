@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils import timezone
 
+from dovecote.channels import breaker
 from dovecote.channels.outcome import Outcome, Rendered
 from dovecote.channels.routing import default_route
 from dovecote.failures import FailureKind
@@ -228,8 +229,14 @@ class Channel:
         failovers: list[DeliveryEvent] = []
         for index, backend in enumerate(backends):
             is_last = index == len(backends) - 1
+            # An open circuit breaker: none (or one probe) goes this way.
+            state = breaker.gate(backend)
+            held: list[Delivery] = []
+            if state is not None and (state.is_open or state.is_probe):
+                cut = 1 if state.is_probe else 0
+                pending, held = pending[:cut], pending[cut:]
             try:
-                outcomes = self.send_batch(pending, backend)
+                outcomes = self.send_batch(pending, backend) if pending else []
             except Exception as exc:  # the backend as a whole failed
                 outcomes = [
                     Outcome.failure(
@@ -241,6 +248,10 @@ class Channel:
                     )
                     for delivery in pending
                 ]
+            if state is not None:
+                breaker.record(state, outcomes)
+                outcomes = [*outcomes, *(state.skipped(d.pk) for d in held)]
+                pending = [*pending, *held]
             by_id = {outcome.delivery_id: outcome for outcome in outcomes}
             retry: list[Delivery] = []
             for delivery in pending:

@@ -8,7 +8,7 @@ from dovecote.models.delivery import (
     RateLimitBucket,
     WebhookReceipt,
 )
-from dovecote.models.guards import BudgetSpend, GuardCounter
+from dovecote.models.guards import BudgetSpend, CircuitBreaker, GuardCounter
 from dovecote.models.inbox import InboxMessage
 from dovecote.models.preference import GroupPreference, Preference
 from dovecote.models.push import PushDevice
@@ -18,6 +18,7 @@ from dovecote.status import DeliveryStatus
 __all__ = [
     "Address",
     "BudgetSpend",
+    "CircuitBreaker",
     "Delivery",
     "DeliveryEvent",
     "DeliverySchedule",

@@ -120,3 +120,37 @@ class BudgetSpend(GuardCounter):
         proxy = True
         verbose_name = _("budget spend")
         verbose_name_plural = _("budget spend")
+
+
+class CircuitBreaker(models.Model):
+    """One backend's circuit breaker, shared by every process.
+
+    ``closed``: the backend is used. ``open``: it failed ``failures`` times
+    in a row and is skipped until ``retry_at``; then one process sends one
+    delivery as a probe (``half_open``) whose outcome closes or reopens it.
+    """
+
+    #: ``closed``: in use.
+    CLOSED = "closed"
+    #: ``open``: skipped until ``retry_at``.
+    OPEN = "open"
+    #: ``half_open``: one probe is in flight (until ``retry_at``).
+    HALF_OPEN = "half_open"
+    STATES = [(CLOSED, _("closed")), (OPEN, _("open")), (HALF_OPEN, _("probing"))]
+
+    backend = models.CharField(_("backend"), max_length=200, primary_key=True)
+    state = models.CharField(_("state"), max_length=10, choices=STATES, default=CLOSED)
+    #: Transient failures in a row since the last success.
+    failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    opened_at = models.DateTimeField(_("opened"), null=True, blank=True)
+    #: Open: when a probe may go; probing: when the probe counts as lost.
+    retry_at = models.DateTimeField(_("retry at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("circuit breaker")
+        verbose_name_plural = _("circuit breakers")
+
+    def __str__(self) -> str:
+        return f"{self.backend}: {self.state}"
