@@ -149,10 +149,14 @@ class EmbeddedScheduler:
         return min(idle, max(0.0, (earliest - timezone.now()).total_seconds()))
 
 
+#: Statuses whose rows the sweep sends (or releases, or digests) when due.
+_LATER = (DeliveryStatus.QUEUED, DeliveryStatus.HELD, DeliveryStatus.WAITING)
+
+
 def next_due() -> datetime | None:
-    """Return when the earliest queued or held delivery is due, or None."""
+    """Return when the earliest queued, held or waiting delivery is due, or None."""
     found: datetime | None = (
-        Delivery.objects.filter(status__in=(DeliveryStatus.QUEUED, DeliveryStatus.HELD))
+        Delivery.objects.filter(status__in=_LATER)
         .order_by("available_at")
         .values_list("available_at", flat=True)
         .first()
@@ -189,10 +193,11 @@ def _on_post_deliver(sender: Any, delivery: Any, status: str, **kwargs: Any) -> 
 def _on_notification_sent(sender: Any, result: Any, **kwargs: Any) -> None:
     if not cannot_defer():
         return
+    # Escalation steps wait too: the sweep releases them when due.
     ids = [
         e.delivery_id
         for e in result
-        if e.status == DeliveryStatus.QUEUED and e.delivery_id
+        if e.status in (DeliveryStatus.QUEUED, DeliveryStatus.WAITING) and e.delivery_id
     ]
     if not ids:
         return
@@ -200,7 +205,9 @@ def _on_notification_sent(sender: Any, result: Any, **kwargs: Any) -> None:
     # Only a send_at in the future waits; inside the caller's transaction
     # everything is still queued, to be sent on commit.
     later = Delivery.objects.filter(
-        pk__in=ids, status=DeliveryStatus.QUEUED, available_at__gt=timezone.now()
+        pk__in=ids,
+        status__in=(DeliveryStatus.QUEUED, DeliveryStatus.WAITING),
+        available_at__gt=timezone.now(),
     )
     due = later.order_by("available_at").values_list("available_at", flat=True)
     first = due.first()

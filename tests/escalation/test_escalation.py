@@ -235,3 +235,12 @@ def test_a_step_due_in_quiet_hours_waits_for_the_window(
     assert rows["email"].status == "waiting"
     assert rows["email"].available_at == dt.datetime(2026, 3, 3, 8, 0, tzinfo=dt.UTC)
     assert rows["email"].skip_reason == "outside_delivery_window"
+
+
+def test_the_embedded_scheduler_wakes_for_the_next_step(
+    chain_type, bob, django_capture_on_commit_callbacks
+):
+    from dovecote.delivery.embedded import next_due
+
+    send(bob, django_capture_on_commit_callbacks)
+    assert next_due() == NOON + dt.timedelta(minutes=10)
