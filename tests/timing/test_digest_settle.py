@@ -67,6 +67,10 @@ def test_sending_a_page_of_digests_settles_them_in_one_statement(
     assert len(built) == USERS
     settings.DOVECOTE_SEND_CHUNK = USERS
     settings.DOVECOTE_FLUSH_COUNT = USERS
+    # Outcomes are written every FLUSH_COUNT or FLUSH_INTERVAL seconds,
+    # whichever comes first: on a loaded machine the default 10 ms interval
+    # split the page into several writes. Only the count may decide here.
+    settings.DOVECOTE_FLUSH_INTERVAL = 3600
     with CaptureQueriesContext(connection) as captured:
         deliver(built)
     assert len(settling_statements(captured)) == 1
