@@ -162,20 +162,23 @@ def deliver_queued(notification: str | None = None) -> int:
 
 
 def flush_due(notification: str | None = None) -> int:
-    """Build the digests that are due, then send what is due; return how many.
+    """Run the recovery sweep, then send what is still due; return how many.
 
-    What the recovery sweep and a worker would do by now: held deliveries
-    whose slot has come become digests, deliveries whose window opened are
-    sent, and finished digests' items are settled. Time is
+    The production sweep (:func:`dovecote.delivery.recovery.recover`, with
+    no grace) does what ``dovecote_requeue`` would do by now: leases that
+    ran out are taken over, held deliveries whose slot has come become
+    digests, finished digests' items are settled, and every due delivery is
+    enqueued, which the in-process task backend sends there and then. What
+    is still queued and due after it (a task backend that runs elsewhere)
+    is sent here, only ``notification``'s if given. Time is
     ``django.utils.timezone.now()`` (move it with :func:`frozen_time`).
     """
     # Needs the app registry: the pytest plugin imports this module before setup.
-    from dovecote.delivery.digests import build_due_digests, settle_digests
+    from dovecote.delivery.recovery import recover
 
-    build_due_digests()
-    handled = deliver_queued(notification)
-    settle_digests()
-    return handled
+    swept = recover(grace=0)
+    enqueued = set(swept.enqueued) | set(swept.digests)
+    return len(enqueued) + deliver_queued(notification)
 
 
 class Clock:
