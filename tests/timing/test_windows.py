@@ -223,7 +223,9 @@ def minutes(hhmm: str) -> int:
     return int(hours) * 60 + int(mins)
 
 
-def oracle_open(instant: dt.datetime, zone: ZoneInfo, spec: dict) -> bool:
+def oracle_open(
+    instant: dt.datetime, zone: ZoneInfo, spec: dict[str, list[str]]
+) -> bool:
     """Return whether ``instant``'s wall clock in ``zone`` is inside ``spec``.
 
     ``spec`` as window_specs() makes it: single days, one range each; a
@@ -244,7 +246,9 @@ def oracle_open(instant: dt.datetime, zone: ZoneInfo, spec: dict) -> bool:
     return False
 
 
-def oracle_release(at: dt.datetime, zone: ZoneInfo, spec: dict) -> dt.datetime | None:
+def oracle_release(
+    at: dt.datetime, zone: ZoneInfo, spec: dict[str, list[str]]
+) -> dt.datetime | None:
     """Return the first open moment at or after ``at``: a minute-by-minute scan."""
     if oracle_open(at, zone, spec):
         return at
