@@ -113,7 +113,7 @@ if ls .coverage.* >/dev/null 2>&1; then
         if total=$("$first/bin/python" -m coverage report --format=total "${floor[@]}"); then
             summary+=("coverage: $total%")
         else
-            summary+=("coverage: $total%, below fail_under in pyproject.toml (failed)")
+            summary+=("coverage: ${total%%$'\n'*}%, below fail_under in pyproject.toml (failed)")
             failed=1
         fi
     fi
