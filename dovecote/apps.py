@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext_lazy as _
 
 
 class DovecoteConfig(AppConfig):
@@ -14,7 +15,7 @@ class DovecoteConfig(AppConfig):
     """
 
     name = "dovecote"
-    verbose_name = "Dovecote notifications"
+    verbose_name = _("Dovecote notifications")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -14,6 +14,7 @@ from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dovecote.channels.base import Channel
 from dovecote.channels.connections import backend_connection
@@ -52,7 +53,7 @@ class EmailChannel(Channel):
     """
 
     name = "email"
-    display_name = _("Email")
+    display_name = pgettext_lazy("channel", "Email")
     description = _("An email to your address.")
     protocol = "email"
     template_names = ("email_subject.txt", "email_body.txt")

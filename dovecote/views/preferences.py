@@ -222,7 +222,15 @@ def _save_when(request: HttpRequest) -> str | None:
                     ]
                     for days in (WEEKDAYS, WEEKEND)
                 }
-            user_timing.set_delivery_window(user, windows, time_zone=time_zone)
+            try:
+                user_timing.set_delivery_window(user, windows, time_zone=time_zone)
+            except ValueError:
+                raise ValueError(
+                    _(
+                        "Choose a time zone from the list, and for each range "
+                        "two different times."
+                    )
+                ) from None
             until = _pause_until(
                 user, post.get("pause", ""), post.get("pause_date", "")
             )

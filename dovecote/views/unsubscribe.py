@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from dovecote.channels import get_channels
 from dovecote.models import Suppression
 from dovecote.notifications import preferences as _preferences
 from dovecote.notifications.registry import get_notification
@@ -46,7 +47,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     context: dict[str, Any] = {
         "target": target,
         "notification": _notification_or_none(target.notification),
-        "channel_label": target.channel.replace("-", " "),
+        "channel_label": _channel_label(target.channel),
         "masked_address": _mask(target.address),
     }
     if request.method == "POST":
@@ -86,6 +87,13 @@ def apply_unsubscribe(target: UnsubscribeTarget) -> bool:
         target.channel,
     )
     return True
+
+
+def _channel_label(name: str) -> str:
+    # The channel's display name, translated; a channel since removed from
+    # DOVECOTE_CHANNELS is still named.
+    channel = get_channels().get(name)
+    return str(channel.display_name) if channel else name.replace("-", " ")
 
 
 def _respond(
