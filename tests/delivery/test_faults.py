@@ -358,14 +358,16 @@ def test_db_connections_killed_mid_stream_send_nothing_twice(make_env, fake):
         DOVECOTE_FAULT_TASKS="db",  # rows only: nothing runs the tasks
         DOVECOTE_FAKE_TWILIO=fake.base_url,
         DOVECOTE_SMS_CONCURRENCY="10",
+        # A retried write can take seconds on a loaded machine; no lease may
+        # run out meanwhile, or the sweep would rightly send its rows again.
+        DOVECOTE_LEASE="120",
     )
     env.run("seed", str(n), "sms")
     worker = env.start("dovecote_worker", "--interval", "0.1", "--recover-every", "1")
     sweep = env.start("dovecote_requeue", "--loop", "--interval", "0.3")
     killed = 0
-    deadline = time.monotonic() + 60
     for threshold in (n // 5, n // 2, 3 * n // 4):
-        await_accepted(fake, threshold, deadline, "stalled")
+        await_accepted(fake, threshold, time.monotonic() + 120, "stalled")
         killed += _terminate_backends(env.pg_name)
     assert killed >= 3  # the worker's and the sweep's connections, each time
     env.wait_for(all_sent(n), what=f"{n} sent")
@@ -442,11 +444,15 @@ def test_provider_timeout_after_acceptance(make_env, dedupes):
     """
     n = 20
     with FakeTwilio(honours_idempotency=dedupes) as fake:
-        fake.accept_then_stall_next(n, seconds=1.0)
+        # The first answers come 6 s late, the client gives up after 2 s:
+        # load can only make an answer later, never earlier than 6 s, and
+        # leaves the retry's prompt answer 2 s to arrive.
+        fake.accept_then_stall_next(n, seconds=6.0)
         env = make_env(
             DOVECOTE_FAULT_TASKS="db",
             DOVECOTE_FAKE_TWILIO=fake.base_url,
-            DOVECOTE_SMS_TIMEOUT="0.3",
+            DOVECOTE_SMS_TIMEOUT="2",
+            DOVECOTE_LEASE="10",
         )
         env.run("seed", str(n), "sms")
         env.start("dovecote_worker", "--interval", "0.1")
