@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from dovecote.status import DeliveryStatus
 if TYPE_CHECKING:
     from dovecote.notifications.planning import _Planned
 
-__all__ = ["Step", "chain_channels", "plan_chains", "steps_of"]
+__all__ = ["Step", "chain_channels", "plan_chains", "space_chains", "steps_of"]
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,37 @@ def plan_chains(
             # Delivery windows and digests then apply from this time.
             entry.status = DeliveryStatus.WAITING
             entry.available_at = item.available_at = at
+
+
+def space_chains(
+    steps: Sequence[Step], planned: list[_Planned], base: dt.datetime
+) -> None:
+    """Keep each waiting step ``after`` behind the step before it.
+
+    Run after delivery windows moved steps: two steps pushed to the same
+    window's opening would otherwise go together.
+    """
+    people: dict[str, list[_Planned]] = {}
+    for item in planned:
+        if item.step is not None:
+            people.setdefault(item.chain, []).append(item)
+    for items in people.values():
+        items.sort(key=lambda i: i.step or 0)
+        for before, item in itertools.pairwise(items):
+            entry = item.entry
+            if (
+                entry.status != DeliveryStatus.WAITING
+                or before.step != (item.step or 0) - 1
+            ):
+                continue
+            if before.entry.status not in (
+                DeliveryStatus.QUEUED,
+                DeliveryStatus.WAITING,
+            ):
+                continue
+            earliest = (before.available_at or base) + steps[item.step or 0].delay
+            if (item.available_at or base) < earliest:
+                entry.available_at = item.available_at = earliest
 
 
 def _person(item: _Planned) -> str:

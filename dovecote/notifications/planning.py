@@ -22,7 +22,7 @@ from dovecote.exceptions import InvalidAddress
 from dovecote.models import Suppression
 from dovecote.notifications import results
 from dovecote.notifications.base import Notification
-from dovecote.notifications.escalation import plan_chains, steps_of
+from dovecote.notifications.escalation import plan_chains, space_chains, steps_of
 from dovecote.notifications.guards import Guards
 from dovecote.notifications.preferences import (
     PreferenceResolver,
@@ -220,6 +220,8 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
     if plan.steps:
         plan_chains(plan.steps, planned, plan.available_at or timezone.now())
     _apply_timing(plan, planned, users, preferences)
+    if plan.steps:
+        space_chains(plan.steps, planned, plan.available_at or timezone.now())
     return planned
 
 

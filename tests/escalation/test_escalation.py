@@ -235,6 +235,8 @@ def test_a_step_due_in_quiet_hours_waits_for_the_window(
     assert rows["email"].status == "waiting"
     assert rows["email"].available_at == dt.datetime(2026, 3, 3, 8, 0, tzinfo=dt.UTC)
     assert rows["email"].skip_reason == "outside_delivery_window"
+    # The SMS step (also outside the window) keeps its 30 minutes after it.
+    assert rows["sms"].available_at == dt.datetime(2026, 3, 3, 8, 30, tzinfo=dt.UTC)
 
 
 def test_the_embedded_scheduler_wakes_for_the_next_step(
