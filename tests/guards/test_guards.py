@@ -280,3 +280,35 @@ def test_the_sweep_deletes_expired_counters(guard_type, settings):
     with time_machine.travel(NOON + dt.timedelta(minutes=61), tick=False):
         recover(grace=0)
     assert not GuardCounter.objects.filter(kind="cap").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DOVECOTE_USER_CAPS", {"sms": "5 per hour"}, "is not a rate"),
+        ("DOVECOTE_BUDGETS", {"sms": {"per_week": 5}}, "unknown key"),
+        ("DOVECOTE_CIRCUIT_BREAKER", {"failures": 0}, "DOVECOTE_CIRCUIT_BREAKER"),
+    ],
+)
+def test_manage_check_reports_bad_guard_settings(
+    guard_type, settings, name, value, message
+):
+    from dovecote.guardchecks import check_guards
+
+    assert check_guards() == []
+    setattr(settings, name, value)
+    errors = check_guards()
+    assert [e.id for e in errors] == ["dovecote.E060"]
+    assert message in errors[0].msg
+
+
+def test_manage_check_reports_a_bad_chain_or_dedup(guard_type, monkeypatch):
+    from dovecote import Step
+    from dovecote.guardchecks import check_guards
+
+    monkeypatch.setattr(guard_type, "dedup", ("order",))
+    monkeypatch.setattr(guard_type, "escalation", [Step("inbox"), Step("push")])
+    messages = [e.msg for e in check_guards()]
+    assert len(messages) == 2
+    assert "GuardTest.dedup" in messages[0]
+    assert "'push'" in messages[1]
