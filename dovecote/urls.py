@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dovecote.views import inbox, outbox, preferences, unsubscribe
+from dovecote.views import inbox, outbox, preferences, push, unsubscribe
 from dovecote.webhooks import messagebird, telegram, twilio, vonage
 
 app_name = "dovecote"
@@ -21,6 +21,15 @@ urlpatterns = [
     path("inbox/unread-count/", inbox.unread_count, name="inbox-unread-count"),
     path("inbox/<int:pk>/read/", inbox.mark_read, name="inbox-read"),
     path("inbox/read-all/", inbox.mark_all_read, name="inbox-read-all"),
+    path("push/public-key/", push.public_key, name="push-public-key"),
+    path("push/subscribe/", push.subscribe, name="push-subscribe"),
+    path("push/unsubscribe/", push.unsubscribe, name="push-unsubscribe"),
+    path("push/service-worker.js", push.service_worker, name="push-service-worker"),
+    path(
+        "push/devices/<int:pk>/remove/",
+        push.remove_device,
+        name="push-device-remove",
+    ),
     path("outbox/", outbox.outbox, name="outbox"),
     path(
         "outbox/preview/<str:notification>/<str:channel>/",

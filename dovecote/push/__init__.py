@@ -1,11 +1,14 @@
 """Push transport (Web Push, FCM, APNs), shaped like django.core.mail.
 
 Importable without ``INSTALLED_APPS``: it defines no models.
+``register_device`` and ``unregister_device`` (:mod:`dovecote.push.devices`)
+use the ``PushDevice`` model, so they are imported on first use.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from django.utils.module_loading import import_string
 
@@ -14,6 +17,9 @@ from dovecote.push.backends.platforms import backend_path
 from dovecote.push.message import PushMessage, PushRecipients
 from dovecote.push.target import PLATFORMS, PushTarget, validate_target
 
+if TYPE_CHECKING:  # at run time, __getattr__ below imports them on use
+    from dovecote.push.devices import register_device, unregister_device
+
 __all__ = [
     "PLATFORMS",
     "BasePushBackend",
@@ -21,9 +27,29 @@ __all__ = [
     "PushTarget",
     "get_connection",
     "outbox",
+    "register_device",
     "send_push",
+    "unregister_device",
     "validate_target",
 ]
+
+#: Names imported on first use: their module needs the app registry.
+_LAZY = {
+    "register_device": "dovecote.push.devices",
+    "unregister_device": "dovecote.push.devices",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dovecote.push' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
 
 #: Messages sent through the locmem backend (reset per test by dovecote.testing).
 outbox: list[PushMessage] = []

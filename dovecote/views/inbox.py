@@ -36,9 +36,13 @@ def _messages_of(user: Any) -> QuerySet[InboxMessage]:
     return InboxMessage.objects.filter(user=user)
 
 
-def _json_login_required(view: View) -> View:
-    # The view answers 401 in JSON itself, so LoginRequiredMiddleware must
-    # not turn that into a redirect to the login page.
+def json_login_required(view: View) -> View:
+    """Answer 401 in JSON to anonymous requests (never a login redirect).
+
+    The view answers itself, so LoginRequiredMiddleware must not turn the
+    401 into a redirect to the login page.
+    """
+
     @login_not_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -61,7 +65,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
-@_json_login_required
+@json_login_required
 @require_GET
 def messages(request: HttpRequest) -> JsonResponse:
     """Return a page of the inbox as JSON (``?page=``, ``page_size``, ``unread``)."""
@@ -85,14 +89,14 @@ def messages(request: HttpRequest) -> JsonResponse:
     )
 
 
-@_json_login_required
+@json_login_required
 @require_GET
 def unread_count(request: HttpRequest) -> JsonResponse:
     """Return ``{"unread_count": n}`` for the signed-in user."""
     return JsonResponse({"unread_count": unread_count_for(request.user)})
 
 
-@_json_login_required
+@json_login_required
 @require_POST
 def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one of the user's messages read; another user's is a 404."""
@@ -104,7 +108,7 @@ def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
     return _done(request, {"id": message.pk, "read_at": message.read_at.isoformat()})
 
 
-@_json_login_required
+@json_login_required
 @require_POST
 def mark_all_read(request: HttpRequest) -> HttpResponse:
     """Mark every unread message of the user read."""

@@ -47,6 +47,7 @@ from dovecote.rendering import current_site, sample_placeholders
 from dovecote.sms.phonenumbers import encoding_info
 from dovecote.sms.utils import messages_from_bytes
 from dovecote.tokens import absolute_url, preferences_url
+from dovecote.views.outbox_push import captured_push, push_preview
 
 #: The most files read from each file backend's directory, newest first.
 MAX_FILES = 50
@@ -98,7 +99,7 @@ def is_outbox_enabled(request: HttpRequest) -> bool:
 
 
 def outbox(request: HttpRequest) -> HttpResponse:
-    """List every captured email, SMS and chat message, and the previews."""
+    """List every captured email, SMS, chat message and push, and the previews."""
     if not is_outbox_enabled(request):
         raise Http404
     return render(
@@ -108,6 +109,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
             "emails": captured_emails(),
             "sms_messages": captured_sms(),
             "chat_messages": captured_chat(),
+            "push_messages": captured_push(),
             "previews": _preview_links(),
             "steps": escalation_steps(),
         },
@@ -131,6 +133,7 @@ def preview(request: HttpRequest, notification: str, channel: str) -> HttpRespon
     item: dict[str, Any] = {}
     if rendered is not None:
         data = rendered.data or {}
+        push = _protocol(channel) == "push"
         item = {
             "subject": rendered.subject,
             "body": rendered.body,
@@ -142,6 +145,7 @@ def preview(request: HttpRequest, notification: str, channel: str) -> HttpRespon
             "headers": _redact_headers(data.get("headers") or {}),
             "blocks": _json(data.get("blocks")),
             "sms": _encoding(rendered.body) if _protocol(channel) == "sms" else None,
+            "push": push_preview(rendered) if push else None,
         }
     return render(
         request,

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods
 
 from dovecote.channels import get_channels
 from dovecote.conf import setting
-from dovecote.models import Address, DeliverySchedule
+from dovecote.models import Address, DeliverySchedule, PushDevice
 from dovecote.notifications import timing, user_timing
 from dovecote.notifications.preferences import (
     PreferenceResolver,
@@ -312,9 +312,17 @@ def _render(
             "addresses": addresses,
             "error": error,
             "when": _when(user),
+            "devices": list(PushDevice.objects.filter(user=user)),
+            "web_push": _web_push_offered(),
         },
         status=status,
     )
+
+
+def _web_push_offered() -> bool:
+    """Return True if this site can push to browsers (a push channel, a VAPID key)."""
+    has_channel = any(c.protocol == "push" for c in get_channels().values())
+    return has_channel and bool(setting("PUSH_VAPID_PRIVATE_KEY"))
 
 
 def display_address(protocol: str, address: str) -> str:

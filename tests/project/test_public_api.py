@@ -54,7 +54,9 @@ def test_push_all():
         "PushTarget",
         "get_connection",
         "outbox",
+        "register_device",
         "send_push",
+        "unregister_device",
         "validate_target",
     ]
 
