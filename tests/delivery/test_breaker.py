@@ -10,6 +10,7 @@ closes and Twilio takes the SMS once more.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import time_machine
@@ -52,7 +53,7 @@ def providers(settings, fake_twilio, fake_vonage):
 
 @pytest.fixture
 def heard():
-    events = []
+    events: list[tuple[Any, ...]] = []
 
     def opened(**kwargs):
         events.append(("opened", kwargs["backend"], kwargs["failures"]))
@@ -72,6 +73,7 @@ def sms(i):
         "failover-sms", Recipient(phone=f"+44113496{i:04d}"), {"code": str(i)}
     )
     (entry,) = result
+    assert entry.delivery_id is not None
     return entry.status, Delivery.objects.get(pk=entry.delivery_id).backend
 
 

@@ -91,7 +91,7 @@ def main(argv: list[str]) -> None:
     elif command == "status":
         rows = Delivery.objects.order_by("user__username", "step")
         out["rows"] = {
-            f"{d.user.username} {d.channel}": " ".join(
+            f"{d.user.username if d.user else ''} {d.channel}": " ".join(
                 filter(None, [d.status, d.skip_reason])
             )
             for d in rows.select_related("user")

@@ -27,14 +27,16 @@ class ChainEnv(Env):
         return run_json("tests.escalation.proc", args, self.vars, timeout)
 
     def rows(self) -> dict[str, str]:
-        return self.run("status")["rows"]
+        rows: dict[str, str] = self.run("status")["rows"]
+        return rows
 
     def wait_rows(self, expected: dict[str, str], what: str) -> dict[str, str]:
         def matches(status):
             rows = status["rows"]
             return all(rows.get(k) == v for k, v in expected.items())
 
-        return self.wait_for(matches, what=what)["rows"]
+        rows: dict[str, str] = self.wait_for(matches, what=what)["rows"]
+        return rows
 
     def status(self):
         return self.run("status")

@@ -30,7 +30,7 @@ def address(django_user_model):
 
 
 def post(path, data, *, token=None):
-    token = token or settings.TWILIO_AUTH_TOKEN
+    token = token or settings.TWILIO_AUTH_TOKEN  # type: ignore[misc]
     url = f"http://testserver{path}"
     sig = compute_signature(token, url, {k: [v] for k, v in data.items()})
     return Client().post(path, data, HTTP_X_TWILIO_SIGNATURE=sig)
