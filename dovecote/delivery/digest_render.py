@@ -107,9 +107,11 @@ def render_digest(
     ``email_digest_body.txt`` and optional ``email_digest_body.html`` when
     every item is of one type and the type has them, else
     ``dovecote/digest/...``. Other channels render
-    ``<channel>_digest.txt`` as the body. Context: ``items``, ``groups``
-    (by ``batch_key``), ``total``, ``recipient``, ``user``, ``site``,
-    ``preferences_url``, ``frequency``, ``channel``.
+    ``<channel>_digest.txt`` as the body and the optional
+    ``<channel>_digest_title.txt`` as the subject (a push's title).
+    Context: ``items``, ``groups`` (by ``batch_key``), ``total``,
+    ``recipient``, ``user``, ``site``, ``preferences_url``, ``frequency``,
+    ``channel``.
     """
     items = _items(rows)
     context: dict[str, Any] = {
@@ -143,7 +145,14 @@ def render_digest(
         )
     body_name = f"{channel}_digest.txt"
     folder = _first_with(folders, body_name)
-    return Rendered(body=TemplateCache(folder).render(body_name, context).strip())
+    # A title where the channel shows one (push): optional, beside the body.
+    title_name = f"{channel}_digest_title.txt"
+    title_folder = _first_with(folders, title_name)
+    title = TemplateCache(title_folder).render(title_name, context, optional=True)
+    return Rendered(
+        subject=collapse_line(title),
+        body=TemplateCache(folder).render(body_name, context).strip(),
+    )
 
 
 def _first_with(folders: list[str], template_name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -16,17 +17,22 @@ import dovecote.push
 from dovecote import Notification, register, send_notification
 from dovecote.exceptions import RenderError
 from dovecote.models import Address, Delivery, PushDevice, Suppression
-from dovecote.notifications.preferences import set_preference
+from dovecote.notifications.preferences import set_frequency, set_preference
 from dovecote.notifications.registry import unregister
-from dovecote.notifications.user_timing import pause_notifications
+from dovecote.notifications.user_timing import (
+    pause_notifications,
+    set_delivery_window,
+)
 from dovecote.push import register_device
 from dovecote.push.backends import locmem
 from dovecote.push.message import PushMessage
 from dovecote.results import RecipientResult
 from dovecote.status import DeliveryStatus
+from dovecote.testing import flush_due, frozen_time
 from tests.push.keys import APNS_TOKEN, FCM_TOKEN, subscription_keys
 
 LOCMEM = "dovecote.push.backends.locmem.PushBackend"
+AMS = zoneinfo.ZoneInfo("Europe/Amsterdam")
 REFUSING = f"{__name__}.RefusingBackend"
 
 
@@ -250,3 +256,46 @@ def test_push_rows_appear_in_the_delivery_log_and_admin(ada):
     assert detail.status_code == 200
     devices = client.get("/admin/dovecote/pushdevice/").content.decode()
     assert "Pixel 9" in devices and FCM_TOKEN not in devices
+
+
+class DeviceDigest(Notification):
+    name = "device-alert"
+    display_name = "Device alert"
+    channels = ["push"]
+    frequencies = ("immediate", "daily")
+    digest_channels = ("push",)
+
+
+@pytest.fixture
+def digest_type():
+    unregister(DeviceAlert)
+    register(DeviceDigest)
+    yield DeviceDigest
+    unregister(DeviceDigest)
+    register(DeviceAlert)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_daily_push_digest_goes_to_each_device(ada, digest_type):
+    fcm = register_device(ada, "fcm", token=FCM_TOKEN)
+    apns = register_device(ada, "apns", token=APNS_TOKEN)
+    set_delivery_window(ada, None, time_zone="Europe/Amsterdam")
+    set_frequency(ada, "device-alert", "push", "daily")
+    start = datetime.datetime(2026, 6, 10, 9, 30, tzinfo=AMS)
+    with frozen_time(start) as clock:
+        for n in range(4):
+            result = send(ada, what=f"Login {n}")
+            assert [e.status for e in result] == ["held", "held"]
+        flush_due()
+        assert dovecote.push.outbox == []
+        clock.advance(to=datetime.datetime(2026, 6, 11, 8, 0, tzinfo=AMS))
+    sent = {m.recipients[0].token: m for m in dovecote.push.outbox}
+    assert set(sent) == {FCM_TOKEN, APNS_TOKEN}
+    for message in sent.values():
+        assert message.title == "4 new notifications"
+        assert message.body == "Login 0 on ada; Login 1 on ada; Login 2 on ada …"
+    digests = Delivery.objects.filter(data__has_key="dovecote_digest")
+    assert sorted(d.address for d in digests) == sorted(
+        [f"fcm:{fcm.pk}", f"apns:{apns.pk}"]
+    )
+    assert {d.status for d in digests} == {"sent"}
