@@ -1,4 +1,9 @@
-"""Chat webhook transport (Slack incoming webhooks), shaped like django.core.mail."""
+"""Chat transport, shaped like django.core.mail: Slack, Discord, Teams, Telegram.
+
+One backend per platform (``dovecote.chat.backends.slack``, ``discord``,
+``teams``, ``telegram``) and the development backends; addresses are
+webhook URLs or Telegram chat ids. See docs/chat.md.
+"""
 
 from __future__ import annotations
 
@@ -33,10 +38,11 @@ def send_chat(
     fail_silently: bool = False,
     connection: BaseChatBackend | None = None,
 ) -> int:
-    """Post ``text`` (and optional Slack ``blocks``) to each webhook URL.
+    """Post ``text`` (and optional Slack ``blocks``) to each address.
 
-    Return 1 if any webhook accepted it, else 0; one URL may be given as a
-    string. Build a :class:`ChatMessage` to read per-URL results.
+    Return 1 if any address accepted it, else 0; one address may be given as
+    a string. Build a :class:`ChatMessage` to read per-address results, or
+    to send Discord embeds, a Teams card or Telegram HTML.
     """
     if isinstance(recipients, str):
         recipients = [recipients]

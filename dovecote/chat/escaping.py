@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -29,6 +29,7 @@ from typing import Any
 __all__ = [
     "SlackMarkup",
     "finish",
+    "mark_chat_safe",
     "mark_slack_safe",
     "marking",
     "slack_escape",
@@ -78,6 +79,16 @@ def mark_slack_safe(markup: str) -> SlackMarkup:
     return SlackMarkup(_MARKERS.sub("", str(markup)))
 
 
+def mark_chat_safe(markup: str) -> SlackMarkup:
+    """Return ``markup`` marked as deliberate markup for any chat platform.
+
+    The rendered text of the Slack and Discord channels is escaped as a
+    whole; a marked span is left as it is (Discord: ``"**Deploy done**"``).
+    Use it only for text you built yourself, never for what a user typed.
+    """
+    return mark_slack_safe(markup)
+
+
 def slack_mention(target: Any) -> str:
     """Return a mention: ``<@U123>`` for a user ID, ``<!subteam^S123>`` for a group.
 
@@ -121,8 +132,13 @@ def marking() -> Iterator[str]:
         _NONCE.reset(token)
 
 
-def finish(text: str, nonce: str) -> str:
-    """Return rendered ``text`` escaped, except the spans marked with ``nonce``."""
+def finish(text: str, nonce: str, escape: Callable[[str], str] | None = None) -> str:
+    """Return rendered ``text`` escaped, except the spans marked with ``nonce``.
+
+    ``escape`` is the platform's escaping (default :func:`slack_escape`;
+    the Discord channel passes ``dovecote.chat.formatting.discord_escape``).
+    """
+    escape = escape or slack_escape
     opening, closing = f"{_OPEN}{nonce}{_MID}", f"{_MID}{nonce}{_CLOSE}"
     out: list[str] = []
     pos = 0
@@ -130,9 +146,9 @@ def finish(text: str, nonce: str) -> str:
         start = text.find(opening, pos)
         end = text.find(closing, start + len(opening)) if start >= 0 else -1
         if start < 0 or end < 0:
-            out.append(slack_escape(text[pos:]))
+            out.append(escape(text[pos:]))
             break
-        out.append(slack_escape(text[pos:start]))
+        out.append(escape(text[pos:start]))
         out.append(_MARKERS.sub("", text[start + len(opening) : end]))
         pos = end + len(closing)
     return "".join(out)

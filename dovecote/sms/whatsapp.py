@@ -18,6 +18,7 @@ from dovecote.sms.phonenumbers import normalize_number
 
 __all__ = [
     "CONTENT_SID",
+    "MAX_BODY",
     "WHATSAPP_PREFIX",
     "is_whatsapp",
     "normalize_whatsapp",
@@ -25,6 +26,9 @@ __all__ = [
 
 #: The prefix of a WhatsApp address.
 WHATSAPP_PREFIX = "whatsapp:"
+#: The most characters of a WhatsApp body Twilio takes (error 21617 above
+#: it); a longer body is cut and ends with "…" (one message per Delivery).
+MAX_BODY = 1600
 #: A Twilio Content Template SID.
 CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 

@@ -144,6 +144,7 @@ def preview(request: HttpRequest, notification: str, channel: str) -> HttpRespon
             ),
             "headers": _redact_headers(data.get("headers") or {}),
             "blocks": _json(data.get("blocks")),
+            "extras": _extras(data),
             "sms": _encoding(rendered.body) if _protocol(channel) == "sms" else None,
             "push": push_preview(rendered) if push else None,
         }
@@ -288,6 +289,12 @@ def captured_sms() -> list[dict[str, Any]]:
             "recipients": list(m.recipients),
             "body": m.body,
             "encoding": _encoding(m.body),
+            "extras": _extras(
+                {
+                    "content_sid": m.content_sid,
+                    "content_variables": m.content_variables,
+                }
+            ),
         }
         for m in reversed(getattr(sms, "outbox", []) or [])
     ]
@@ -320,6 +327,9 @@ def captured_chat() -> list[dict[str, Any]]:
             "recipients": [redact_url(r) for r in m.recipients],
             "text": m.text,
             "blocks": _json(m.blocks),
+            "extras": _extras(
+                {"embeds": m.embeds, "card": m.card, "parse_mode": m.parse_mode}
+            ),
         }
         for m in reversed(getattr(chat, "outbox", []) or [])
     ]
@@ -394,6 +404,16 @@ def _recent_files(path: Any, suffixes: tuple[str, ...]) -> list[Path]:
 def _encoding(body: str) -> dict[str, Any]:
     info = encoding_info(body)
     return {"encoding": info.encoding, "segments": info.segments, "units": info.units}
+
+
+def _extras(data: dict[str, Any]) -> str:
+    """Return what a platform sends besides the text, as JSON ("" for none).
+
+    Discord embeds, a Teams card, Telegram's parse mode, a WhatsApp content
+    template (``content_sid`` and ``content_variables``).
+    """
+    keys = ("embeds", "card", "parse_mode", "content_sid", "content_variables")
+    return _json({key: data[key] for key in keys if data.get(key)})
 
 
 def _json(value: Any) -> str:

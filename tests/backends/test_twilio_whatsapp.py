@@ -125,3 +125,11 @@ def test_stopped_whatsapp_recipient_is_gone(fake_twilio):
         "21610",
         True,
     )
+
+
+def test_whatsapp_body_over_1600_is_cut_with_a_marker(fake_twilio):
+    sms.send_sms("é" * 2000, WA_FROM, [TO], connection=connect(fake_twilio))
+    (request,) = fake_twilio.requests
+    assert request.accepted
+    body = request.form["Body"]
+    assert len(body) == 1600 and body.endswith("…")

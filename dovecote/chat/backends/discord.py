@@ -34,6 +34,21 @@ MAX_EMBEDS = 10
 WEBHOOK_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/\d+/[A-Za-z0-9_.-]+/?")
 
 
+def validate_discord_url(address: str) -> str:
+    """Return ``address`` if it is a Discord webhook URL on an allowed host.
+
+    The host must be in ``CHAT_DISCORD_ALLOWED_HOSTS`` and the path
+    ``/api[/v<n>]/webhooks/<id>/<token>``; raise ``InvalidAddress`` otherwise.
+    """
+    url = validate_webhook_url(address, platform="discord")
+    if not WEBHOOK_PATH.fullmatch(urlsplit(url).path):
+        raise InvalidAddress(
+            f"Webhook URL {redact_webhook_url(url)} is not a Discord webhook "
+            "URL (https://discord.com/api/webhooks/<id>/<token>)."
+        )
+    return url
+
+
 def discord_payload(message: ChatMessage) -> dict[str, Any]:
     """Return the JSON body Discord's execute-webhook takes for ``message``.
 
@@ -69,13 +84,7 @@ class ChatBackend(HttpBackend, BaseChatBackend):
 
     def normalize_address(self, address: str) -> str:
         """Return the webhook URL if it is a Discord webhook on an allowed host."""
-        url = validate_webhook_url(address, platform="discord")
-        if not WEBHOOK_PATH.fullmatch(urlsplit(url).path):
-            raise InvalidAddress(
-                f"Webhook URL {redact_webhook_url(url)} is not a Discord webhook "
-                "URL (https://discord.com/api/webhooks/<id>/<token>)."
-            )
-        return url
+        return validate_discord_url(address)
 
     def build_request(self, message: ChatMessage, recipients: list[str]) -> HttpRequest:
         """Return the JSON POST of the payload to one webhook, waiting for it."""

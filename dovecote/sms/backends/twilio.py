@@ -10,13 +10,14 @@ import json
 import re
 from typing import Any, ClassVar
 
+from dovecote.chat.formatting import truncate
 from dovecote.conf import required_setting, setting
 from dovecote.exceptions import InvalidAddress
 from dovecote.http import HttpRequest, HttpResponse
 from dovecote.results import RecipientResult
 from dovecote.sms.backends.http import HttpSmsBackend
 from dovecote.sms.message import Message
-from dovecote.sms.whatsapp import is_whatsapp, normalize_whatsapp
+from dovecote.sms.whatsapp import MAX_BODY, is_whatsapp, normalize_whatsapp
 from dovecote.status import DeliveryStatus
 
 #: A Messaging Service SID, sent as MessagingServiceSid instead of From.
@@ -140,6 +141,8 @@ class SmsBackend(HttpSmsBackend):
             fields["ContentSid"] = message.content_sid
             if message.content_variables:
                 fields["ContentVariables"] = json.dumps(message.content_variables)
+        elif is_whatsapp(recipient):
+            fields["Body"] = truncate(message.body, MAX_BODY)
         else:
             fields["Body"] = message.body
         if MESSAGING_SERVICE_SID.fullmatch(originator):
