@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "TELEGRAM_BOT_TOKEN": None,
     "TELEGRAM_BASE_URL": "https://api.telegram.org",
     "TELEGRAM_WEBHOOK_SECRET": None,
+    "TELEGRAM_BOT_USERNAME": None,
+    "TELEGRAM_LINK_MAX_AGE": 3600,
     "CHAT_CONCURRENCY": 20,
     "CHAT_TIMEOUT": 10.0,
     "PUSH_BACKENDS": {

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -42,6 +43,7 @@ from dovecote.models import (
     Delivery,
     DeliveryEvent,
     DeliveryStatus,
+    Suppression,
     WebhookReceipt,
 )
 from dovecote.signals import delivery_status_changed
@@ -62,6 +64,7 @@ __all__ = [
     "claim_keys",
     "describe",
     "is_stop",
+    "link_address",
     "opt_out",
     "report",
     "report_inbound",
@@ -259,4 +262,28 @@ def report_inbound(provider: str, protocol: str, sender: str, body: str) -> bool
     Address.objects.deactivate(
         protocol, sender, reason=f"{provider}: replied {body.strip().upper()}"
     )
+    return True
+
+
+def link_address(provider: str, protocol: str, address: str, user_id: Any) -> bool:
+    """Store ``address`` as the user's verified ``protocol`` address.
+
+    For an address its owner connected themselves (Telegram's ``/start``
+    from a signed link only that user was given): a suppression of the
+    address is lifted and a deactivated Address becomes active again.
+    Return False, changing nothing, when no such user exists.
+    """
+    if not get_user_model().objects.filter(pk=user_id).exists():
+        return False
+    with transaction.atomic():
+        Suppression.objects.get_queryset().filter(
+            protocol=protocol, address=address
+        ).lift()
+        Address.objects.update_or_create(
+            user_id=user_id,
+            protocol=protocol,
+            address=address,
+            defaults={"verified": True, "active": True, "deactivated_reason": ""},
+        )
+    logger.info("Linked a %s address to user %s (%s).", protocol, user_id, provider)
     return True

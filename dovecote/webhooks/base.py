@@ -31,6 +31,7 @@ from dovecote.delivery.tracking import (
     TrackingStatus,
     apply_reports,
     claim_keys,
+    link_address,
     report_inbound,
 )
 from dovecote.exceptions import WebhookValidationError
@@ -66,6 +67,9 @@ class InboundMessage:
     #: The sender's address protocol, when it differs from the handler's
     #: (``whatsapp`` for a Twilio message from ``whatsapp:+…``).
     protocol: str = ""
+    #: The user who asked, through a signed link, for the sender's address to
+    #: become theirs (Telegram's ``/start <token>``); verified by the handler.
+    link_user_id: int | None = None
 
 
 class WebhookHandler:
@@ -133,9 +137,17 @@ def webhook_view(
                 with transaction.atomic():
                     if claim_keys(handler.provider, [m.key for m in inbound]):
                         for message in inbound:
+                            protocol = message.protocol or handler.protocol
+                            if message.link_user_id is not None:
+                                link_address(
+                                    handler.provider,
+                                    protocol,
+                                    message.sender,
+                                    message.link_user_id,
+                                )
                             report_inbound(
                                 handler.provider,
-                                message.protocol or handler.protocol,
+                                protocol,
                                 message.sender,
                                 message.body,
                             )

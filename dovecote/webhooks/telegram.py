@@ -9,6 +9,10 @@ else. Read updates (https://core.telegram.org/bots/api#update):
 * a ``/stop`` (or ``/stop@YourBot``) message in a private chat, and a
   ``my_chat_member`` update saying the user blocked the bot (``kicked``),
   deactivate and suppress that chat id, as a STOP reply does for SMS;
+* ``/start <token>`` in a private chat, sent when a user opens the link of
+  :func:`dovecote.chat.telegram.start_link` and presses *Start*, stores that
+  chat as the user's verified ``telegram`` address (a valid, fresh token
+  only: see :mod:`dovecote.chat.telegram`);
 * every other update is acknowledged and changes nothing, so Telegram does
   not send it again.
 
@@ -22,6 +26,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from dovecote.chat.telegram import read_start_token
 from dovecote.conf import required_setting
 from dovecote.exceptions import WebhookValidationError
 from dovecote.webhooks.base import (
@@ -36,6 +41,23 @@ from dovecote.webhooks.base import (
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: The commands that mean "stop sending me messages".
 STOP_COMMAND = re.compile(r"/(stop|unsubscribe)(@\w+)?", re.IGNORECASE)
+
+
+def start_request(update: dict[str, Any]) -> tuple[str, int | None]:
+    """Return ``(chat id, user pk)`` of a valid ``/start <token>``, else ("", None)."""
+    message = update.get("message")
+    if not isinstance(message, dict):
+        return "", None
+    chat = message.get("chat") or {}
+    words = str(message.get("text") or "").split()
+    if chat.get("type") != "private" or len(words) != 2:
+        return "", None
+    if not re.fullmatch(r"/start(@\w+)?", words[0], re.IGNORECASE):
+        return "", None
+    user_id = read_start_token(words[1])
+    if user_id is None:
+        return "", None
+    return str(chat.get("id", "")), user_id
 
 
 def stop_sender(update: dict[str, Any]) -> str:
@@ -81,12 +103,14 @@ class TelegramWebhooks(WebhookHandler):
         update_id = update.get("update_id")
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             raise WebhookValidationError("Not a Telegram update (no update_id).")
+        key = f"update:{update_id}"
+        chat_id, user_id = start_request(update)
+        if chat_id:
+            return [
+                InboundMessage(sender=chat_id, body="", key=key, link_user_id=user_id)
+            ]
         sender = stop_sender(update)
-        return [
-            InboundMessage(
-                sender=sender, body="STOP" if sender else "", key=f"update:{update_id}"
-            )
-        ]
+        return [InboundMessage(sender=sender, body="STOP" if sender else "", key=key)]
 
 
 handler = TelegramWebhooks()

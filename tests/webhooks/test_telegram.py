@@ -1,11 +1,16 @@
 """Telegram bot updates: the secret token check and /stop."""
 
+import datetime
 import json
+import re
 
 import pytest
+import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
+from django.utils import timezone
 
+from dovecote.chat.telegram import read_start_token, start_link, start_token
 from dovecote.models import Address, Suppression, WebhookReceipt
 
 pytestmark = pytest.mark.django_db
@@ -141,3 +146,68 @@ def test_without_the_secret_setting_nothing_is_accepted(address):
             HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN="a-guess",
         )
     assert is_active(address)
+
+
+@pytest.fixture
+def bot(settings):
+    settings.TELEGRAM_BOT_USERNAME = "DovecoteBot"
+
+
+def test_start_link_connects_the_chat_to_the_user(django_user_model, bot):
+    user = django_user_model.objects.create_user("lina", "l@example.com", "pw")
+    link = start_link(user)
+    assert link.startswith("https://t.me/DovecoteBot?start=")
+    token = link.rsplit("=", 1)[1]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", token)
+    assert post(update(update_id=20, text=f"/start {token}")).status_code == 200
+    address = Address.objects.get(user=user, protocol="telegram")
+    assert (address.address, address.verified, address.active) == (
+        str(CHAT),
+        True,
+        True,
+    )
+
+
+def test_start_after_stop_reconnects_and_lifts_the_suppression(address, bot):
+    post(update(update_id=21, text="/stop"))
+    assert not is_active(address)
+    token = start_token(address.user)
+    assert post(update(update_id=22, text=f"/start {token}")).status_code == 200
+    assert is_active(address)
+    assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/start",
+        "/start nonsense",
+        "/start 1-abc-def",
+        "/start TOKEN_OF_OTHER_SALT",
+    ],
+)
+def test_start_without_a_valid_token_connects_nobody(django_user_model, text):
+    django_user_model.objects.create_user("mo", "m@example.com", "pw")
+    assert post(update(update_id=23, text=text)).status_code == 200
+    assert not Address.objects.exists()
+
+
+def test_an_altered_or_expired_token_connects_nobody(django_user_model, settings):
+    user = django_user_model.objects.create_user("nia", "n@example.com", "pw")
+    other = django_user_model.objects.create_user("oz", "o@example.com", "pw")
+    token = start_token(user)
+    _value, rest = token.split("-", 1)
+    forged = start_token(other).split("-", 1)[0] + "-" + rest
+    assert read_start_token(forged) is None
+    assert read_start_token(token) == user.pk
+    with time_machine.travel(timezone.now() + datetime.timedelta(hours=2)):
+        assert read_start_token(token) is None
+        assert post(update(update_id=24, text=f"/start {token}")).status_code == 200
+    assert not Address.objects.exists()
+
+
+def test_start_in_a_group_connects_nobody(django_user_model):
+    user = django_user_model.objects.create_user("pia", "p@example.com", "pw")
+    text = f"/start {start_token(user)}"
+    assert post(update(update_id=25, text=text, chat_type="group")).status_code == 200
+    assert not Address.objects.exists()
