@@ -245,3 +245,16 @@ def test_whatsapp_falls_back_to_the_phone_lookup(django_user_model, settings):
     )
     delivery = Delivery.objects.get()
     assert (delivery.address, delivery.status) == ("whatsapp:+441134960000", "sent")
+
+
+def test_platform_descriptions_are_translated():
+    from django.utils import translation
+
+    with translation.override("de"):
+        assert str(get_channel("telegram").description) == (
+            "Eine Nachricht von unserem Bot in Telegram."
+        )
+    with translation.override("ja"):
+        assert str(get_channel("whatsapp").description) == (
+            "あなたの電話に届く WhatsApp メッセージ。"
+        )
