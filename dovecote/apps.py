@@ -20,7 +20,12 @@ class DovecoteConfig(AppConfig):
 
     def ready(self) -> None:
         # Here, not at the top: these use models, which load after apps.py.
-        from . import checks, dbchecks, guardchecks  # noqa: F401  (register the checks)
+        from . import (  # noqa: F401  (register the checks)
+            checks,
+            checks_celery,
+            dbchecks,
+            guardchecks,
+        )
         from .delivery import (
             digests,  # noqa: F401  (settles digests' items)
             embedded,

@@ -112,6 +112,9 @@ DEFAULTS: dict[str, Any] = {
     "DOVECOTE_RETRY_MAX_DELAY": 3600.0,
     "DOVECOTE_RATE_LIMITS": {},
     "DOVECOTE_REQUEUE_GRACE": 60.0,
+    # Celery (dovecote.delivery.celery): the furthest ETA sent to a broker,
+    # in seconds; deliveries due later wait in the outbox for the sweep.
+    "DOVECOTE_CELERY_MAX_ETA": 900,
     "DOVECOTE_EMBEDDED_SCHEDULER": True,
     "DOVECOTE_EMBEDDED_SCHEDULER_IDLE": 60.0,
     # "database": leases and due times compare against the database's clock

@@ -1,9 +1,11 @@
 """The only import of Django's Tasks API (``django.tasks`` or the backport).
 
-Three set-ups, chosen with ``TASKS`` and ``DOVECOTE_TASK_BACKEND`` (see
+Four set-ups, chosen with ``TASKS`` and ``DOVECOTE_TASK_BACKEND`` (see
 ``docs/delivery.md``): the in-process ``ImmediateBackend`` (the default),
-``django-tasks-db`` (durable, one machine) and ``django-tasks-rq`` (RQ
-workers on Redis, many machines).
+``django-tasks-db`` (durable, one machine), ``django-tasks-rq`` (RQ
+workers on Redis, many machines) and dovecote's own
+``dovecote.delivery.celery.CeleryBackend`` (Celery on RabbitMQ or Redis;
+that module imports the Tasks API itself, since this one loads it).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
 from dovecote.compat import TASKS_API_MISSING
 from dovecote.conf import setting
@@ -69,9 +72,15 @@ def enqueue_delivery(
 
     ``run_after`` is dropped when the backend cannot defer; the delivery's
     ``available_at`` still holds it back, and the sweep enqueues it when due.
+    Nothing is enqueued (None is returned) when ``run_after`` is further
+    ahead than the backend's ``max_defer`` (Celery's ETA cap): the sweep
+    enqueues those deliveries when due, too.
     """
     if run_after is not None and not supports_defer():
         run_after = None
+    limit = getattr(backend(), "max_defer", None)
+    if run_after and limit is not None and run_after > timezone.now() + limit:
+        return None
     return deliver_task.using(
         backend=setting("DOVECOTE_TASK_BACKEND"),
         queue_name=setting("DOVECOTE_TASK_QUEUE"),

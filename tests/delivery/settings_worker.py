@@ -1,12 +1,16 @@
 """Settings for worker processes in the delivery fault tests.
 
 Environment: ``DOVECOTE_FAULT_DB`` (``sqlite:<path>`` or ``postgres:<name>``),
-``DOVECOTE_FAULT_TASKS`` (``immediate``, ``db`` or ``rq``),
+``DOVECOTE_FAULT_TASKS`` (``immediate``, ``db``, ``rq`` or ``celery``),
 ``DOVECOTE_FAKE_TWILIO`` (base URL), ``DOVECOTE_SMTP_PORT``,
-``DOVECOTE_REDIS_PORT``, ``DOVECOTE_LEASE`` (seconds).
+``DOVECOTE_REDIS_PORT``, ``DOVECOTE_LEASE`` (seconds); for Celery
+``DOVECOTE_CELERY_BROKER`` (URL), ``DOVECOTE_CELERY_QUEUE`` (a queue of the
+test's own), ``DOVECOTE_CELERY_VISIBILITY`` and ``DOVECOTE_CELERY_ETA``
+(seconds).
 """
 
 import os
+from typing import Any
 
 from tests.settings import *  # noqa: F403
 from tests.settings import HAS_MAILERS, INSTALLED_APPS, TASKS_MODULE
@@ -41,9 +45,21 @@ TASKS = {
             "immediate": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend",
             "db": "django_tasks_db.DatabaseBackend",
             "rq": "django_tasks_rq.RQBackend",
+            "celery": "dovecote.delivery.celery.CeleryBackend",
         }[_tasks]
     }
 }
+if _tasks == "celery":
+    _options: dict[str, Any] = {"app": "tests.delivery.celery_app.app"}
+    TASKS["default"]["OPTIONS"] = _options  # type: ignore[assignment]
+    CELERY_BROKER_URL = os.environ.get("DOVECOTE_CELERY_BROKER", "amqp://127.0.0.1:9//")
+    CELERY_TASK_DEFAULT_QUEUE = os.environ.get("DOVECOTE_CELERY_QUEUE", "celery")
+    CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+    CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("DOVECOTE_CELERY_VISIBILITY", "60"))
+    }
+    DOVECOTE_CELERY_MAX_ETA = float(os.environ.get("DOVECOTE_CELERY_ETA", "30"))
 RQ_QUEUES = {
     "default": {
         "HOST": "127.0.0.1",
