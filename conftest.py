@@ -5,6 +5,10 @@
 marker, a ``postgres`` marker, or a Django ``TransactionTestCase``); the
 others deselected. ``scripts/test.sh`` runs everything on SQLite, then only
 these on PostgreSQL: a test that touches no database would only repeat.
+
+Tests marked ``celery`` (real brokers, several prefork workers, minutes of
+faults) run in the PostgreSQL pass only: on SQLite they are deselected,
+not skipped, since a second run per stack would repeat them for nothing.
 """
 
 from __future__ import annotations
@@ -36,11 +40,17 @@ def touches_database(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Deselect the tests that touch no database under DOVECOTE_DB_TESTS_ONLY."""
-    if os.environ.get("DOVECOTE_DB_TESTS_ONLY") != "1":
-        return
-    keep = [item for item in items if touches_database(item)]
-    dropped = [item for item in items if not touches_database(item)]
+    """Deselect what this pass does not run (see the module docstring)."""
+    on_postgres = os.environ.get("DOVECOTE_TEST_DB") == "postgres"
+    db_only = os.environ.get("DOVECOTE_DB_TESTS_ONLY") == "1"
+
+    def runs_here(item: pytest.Item) -> bool:
+        if item.get_closest_marker("celery") and not on_postgres:
+            return False
+        return touches_database(item) if db_only else True
+
+    keep = [item for item in items if runs_here(item)]
+    dropped = [item for item in items if not runs_here(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep

@@ -2,7 +2,7 @@
 
 As a program it runs one step of a fault test in this process (a
 worker-side helper): ``python -m tests.delivery.proc
-migrate|seed N CHANNELS|notify KEY|status`` with
+migrate|seed N CHANNELS|seed_later N SECONDS|notify KEY|status`` with
 ``DJANGO_SETTINGS_MODULE=tests.delivery.settings_worker``; prints JSON.
 
 The functions above ``main`` are for the test side: run such a step and read
@@ -87,6 +87,7 @@ def status_counts(deliveries: QuerySet[Any]) -> dict[str, int]:
 def main(argv: list[str]) -> None:
     django.setup()
     from django.core.management import call_command
+    from django.utils import timezone
 
     import tests.delivery.notifications  # noqa: F401  (registers the type)
     from dovecote import Recipient, send_notification
@@ -103,6 +104,14 @@ def main(argv: list[str]) -> None:
         ]
         result = send_notification(
             "delivery-fault", people, {"n": n}, channels=channels
+        )
+        print(json.dumps({"deliveries": len(result)}))
+    elif command == "seed_later":  # N SMS, sent SECONDS from now
+        n, seconds = int(argv[1]), float(argv[2])
+        people = [Recipient(phone=phone(i)) for i in range(n)]
+        send_at = timezone.now() + datetime.timedelta(seconds=seconds)
+        result = send_notification(
+            "delivery-fault", people, {"n": n}, channels=["sms"], send_at=send_at
         )
         print(json.dumps({"deliveries": len(result)}))
     elif command == "notify":
@@ -123,8 +132,6 @@ def main(argv: list[str]) -> None:
     elif command == "expire-leases":
         # What a dead worker's lease running out leaves, without waiting for
         # it: its claimed rows' leases end in the past.
-        from django.utils import timezone
-
         ended = timezone.now() - datetime.timedelta(minutes=5)
         n = Delivery.objects.filter(status="sending").update(lease_expires_at=ended)
         print(json.dumps({"expired": n}))

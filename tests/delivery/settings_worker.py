@@ -57,9 +57,21 @@ if _tasks == "celery":
     CELERY_WORKER_PREFETCH_MULTIPLIER = 1
     CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("DOVECOTE_CELERY_VISIBILITY", "60"))
+        "visibility_timeout": int(os.environ.get("DOVECOTE_CELERY_VISIBILITY", "60")),
+        # Redis: look for messages past their visibility timeout every
+        # second (kombu's default is roughly every 100 s).
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
     }
     DOVECOTE_CELERY_MAX_ETA = float(os.environ.get("DOVECOTE_CELERY_ETA", "30"))
+    # The recovery sweep on beat, as docs/delivery.md shows it (faster).
+    CELERY_BEAT_SCHEDULE = {
+        "dovecote-recover": {
+            "task": "dovecote.recover",
+            "schedule": 1.0,
+            "options": {"expires": 1.0},
+        }
+    }
 RQ_QUEUES = {
     "default": {
         "HOST": "127.0.0.1",
