@@ -184,7 +184,9 @@ class CeleryBackend(BaseTaskBackend):
             tls = getattr(_state, "_tls", None)
             current = getattr(tls, "current_app", None)
             current = current or getattr(_state, "default_app", None)
-            if current is None:
+            # The fallback is Celery("default", fixups=[]); a project's app
+            # has Celery's fix-ups (Django's among them).
+            if current is None or (current.main == "default" and not current.fixups):
                 raise ImproperlyConfigured(NO_APP)
             return cast("Celery", current)
         try:
