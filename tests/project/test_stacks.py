@@ -47,9 +47,14 @@ NO_STUBS_EXT = textwrap.dedent(
 
     skip = ("dovecote.migrations", "dovecote.testing")
     if django.VERSION < (6, 0):
-        # The backport itself needs django_stubs_ext: the one module that
-        # imports it is left out here (it is imported everywhere else).
-        skip += ("dovecote.delivery.tasks",)
+        # The backport itself needs django_stubs_ext: the modules that
+        # import it are left out here (they are imported everywhere else):
+        # tasks, and the Celery backend with its tasks.
+        skip += (
+            "dovecote.delivery.tasks",
+            "dovecote.delivery.celery",
+            "dovecote.tasks",
+        )
     names = [
         m.name
         for m in pkgutil.walk_packages(dovecote.__path__, "dovecote.")
