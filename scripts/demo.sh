@@ -6,6 +6,9 @@
 #
 # STACK=py313-dj61 (a name from scripts/stacks.sh) runs it in that stack's
 # virtualenv instead (.venv-py313-dj61, made if needed).
+# DOVECOTE_DEMO_ENGINE=celery sends through a Celery worker that the demo
+# starts, on RabbitMQ at 127.0.0.1 (bash scripts/services.sh starts it) or
+# the broker in DOVECOTE_DEMO_BROKER (docs/delivery.md, set-up 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

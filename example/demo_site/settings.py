@@ -89,6 +89,30 @@ LOGOUT_REDIRECT_URL = "/"
 _TASKS_API = "django.tasks" if DJANGO_6 else "django_tasks"  # Django 5.2
 TASKS = {"default": {"BACKEND": f"{_TASKS_API}.backends.immediate.ImmediateBackend"}}
 
+# DOVECOTE_DEMO_ENGINE=celery: Celery workers on a broker instead
+# (docs/delivery.md, set-up 4): RabbitMQ on 127.0.0.1, or the URL in
+# DOVECOTE_DEMO_BROKER (redis://127.0.0.1:6379/0). The demo command starts
+# a worker (demo_site/celery.py) and stops it when done.
+DEMO_ENGINE = os.environ.get("DOVECOTE_DEMO_ENGINE") or "immediate"
+if DEMO_ENGINE == "celery":
+    TASKS = {
+        "default": {
+            "BACKEND": "dovecote.delivery.celery.CeleryBackend",
+            "OPTIONS": {"app": "demo_site.celery.app"},
+        }
+    }
+    CELERY_BROKER_URL = os.environ.get(
+        "DOVECOTE_DEMO_BROKER", "amqp://guest:guest@127.0.0.1:5672//"
+    )
+    CELERY_TASK_DEFAULT_QUEUE = "dovecote-demo"
+    CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+    CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+elif DEMO_ENGINE != "immediate":
+    raise ValueError(
+        f"DOVECOTE_DEMO_ENGINE={DEMO_ENGINE!r}: use 'immediate' (the default) "
+        "or 'celery'."
+    )
+
 # Transports: file backends, one folder per channel. Swap in SMTP, Twilio,
 # Slack... by changing these lines only (see docs/providers.md).
 if django.VERSION >= (6, 1):  # Django 6.1: MAILERS replaces EMAIL_BACKEND

@@ -14,9 +14,10 @@ from tests.subproc import ROOT, environ_without, run_python
 pytestmark = pytest.mark.slow
 
 
-def run_demo(var_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_demo(var_dir: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env = environ_without("DJANGO_", "DOVECOTE_")
     env["DOVECOTE_DEMO_VAR"] = str(var_dir)
+    env.update(extra)
     manage = str(ROOT / "example" / "manage.py")
     return run_python(manage, "demo", "--no-color", env=env, timeout=180)
 
@@ -145,3 +146,28 @@ def test_demo_shows_a_chain_stopped_by_a_read_inbox_message(demo):
         ],
     ]
     assert table[3:5] == [["sam", "1", "inbox", "sent"], ["sam", "2", "email", "sent"]]
+
+
+def test_demo_on_celery_sends_the_same_through_a_worker(demo, tmp_path):
+    """DOVECOTE_DEMO_ENGINE=celery: a real worker on RabbitMQ sends it all."""
+    _, stdout = demo
+    done = run_demo(tmp_path, DOVECOTE_DEMO_ENGINE="celery")
+    assert done.returncode == 0, done.stderr
+    assert "In all: 18 sent, 12 skipped." in done.stdout
+    assert "(sent, 3 items in one email)" in done.stdout  # the digest, too
+    log = (tmp_path / "celery-worker.log").read_text()
+    assert "dovecote-demo" in log and "Warm shutdown" in log
+    # In process, the same rows ended the same way; the chain too.
+    assert done.stdout.split("== Sent")[1] == stdout.split("== Sent")[1]
+    chain = "== Sent 'payment-failed'"
+    assert done.stdout.split(chain)[1] == stdout.split(chain)[1]
+
+
+def test_demo_on_celery_without_a_broker_says_what_to_do(tmp_path):
+    done = run_demo(
+        tmp_path,
+        DOVECOTE_DEMO_ENGINE="celery",
+        DOVECOTE_DEMO_BROKER="amqp://guest:guest@127.0.0.1:9//",
+    )
+    assert done.returncode != 0
+    assert "no broker answers at amqp://guest:guest@127.0.0.1:9//" in done.stderr
