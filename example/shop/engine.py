@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from demo_site.settings import VAR_DIR
 from django.conf import settings
 from django.core.management.base import CommandError
 
@@ -41,13 +42,13 @@ def running_engine() -> Iterator[None]:
     except Exception as exc:
         raise CommandError(
             f"DOVECOTE_DEMO_ENGINE=celery, but no broker answers at "
-            f"{settings.CELERY_BROKER_URL}: {exc}. Start one (bash "
+            f"{app.conf.broker_url}: {exc}. Start one (bash "
             "scripts/services.sh starts RabbitMQ), set DOVECOTE_DEMO_BROKER, "
             "or unset DOVECOTE_DEMO_ENGINE."
         ) from exc
     # Tasks a previous run left refer to rows of a deleted database.
     app.control.purge()
-    log = open(settings.VAR_DIR / "celery-worker.log", "w")  # noqa: SIM115
+    log = open(VAR_DIR / "celery-worker.log", "w")  # noqa: SIM115
     worker = subprocess.Popen(
         [
             *(sys.executable, "-m", "celery", "-A", "demo_site.celery", "worker"),

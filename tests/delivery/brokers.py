@@ -197,3 +197,28 @@ def event_summary(pg_name: str) -> list[tuple[str, str, str, int]]:
             "SELECT status, source, left(detail, 80), count(*) "
             "FROM dovecote_deliveryevent GROUP BY 1, 2, 3 ORDER BY 4 DESC"
         ).fetchall()
+
+
+def pg_status(pg_name: str) -> dict[str, Any]:
+    """Return the status counts and the addresses still ``sending`` (PostgreSQL).
+
+    Read straight from the database: a status subprocess per poll would
+    compete with the workers for the machine's CPU.
+    """
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1", user=os.environ.get("PGUSER", "postgres"), dbname=pg_name
+    ) as conn:
+        counts: dict[str, int] = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM dovecote_delivery GROUP BY status"
+            ).fetchall()
+        )
+        sending = [
+            address
+            for (address,) in conn.execute(
+                "SELECT address FROM dovecote_delivery WHERE status = 'sending'"
+            ).fetchall()
+        ]
+    return {"counts": counts, "sending": sending}
