@@ -149,7 +149,7 @@ class Project:
     def check_ids(self) -> set[str]:
         done = self.manage("check")
         assert "Traceback" not in done.stderr, done.stderr
-        return set(re.findall(r"dovecote\.[EW]05\d", done.stdout + done.stderr))
+        return set(re.findall(r"dovecote\.[EW]06\d", done.stdout + done.stderr))
 
 
 @pytest.fixture
