@@ -248,7 +248,8 @@ def test_broker_down_at_commit_then_restarted_mid_stream(
 
 
 def test_three_workers_send_2000_once_each(make_env, fake, make_broker):
-    """3 prefork workers, duplicate tasks from a --grace 0 sweep: exactly once.
+    """3 prefork workers (one process each; PostgreSQL connections are shared
+    with other runs), duplicate tasks from a --grace 0 sweep: exactly once.
 
     Once is the claim's work (PostgreSQL), whatever the broker: RabbitMQ
     only, to keep CI short (the Redis run took as long and held too).
@@ -257,7 +258,7 @@ def test_three_workers_send_2000_once_each(make_env, fake, make_broker):
     broker = make_broker("rabbitmq")
     env = celery_env(make_env, fake, broker, DOVECOTE_BATCH="50")
     for i in range(3):
-        start_worker(env, broker, f"many{i}")
+        start_worker(env, broker, f"many{i}", 1)
     env.run("seed", str(n), "sms")
     env.start("dovecote_requeue", "--loop", "--interval", "0.3", "--grace", "0")
     wait_for_all_sent(env, n, 240)
