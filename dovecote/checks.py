@@ -34,7 +34,7 @@
   that runs tasks elsewhere, or ``dovecote_worker``) without
   ``"transaction_mode": "IMMEDIATE"`` and a busy ``"timeout"``
   (:mod:`dovecote.dbchecks`).
-- ``dovecote.E060``-``E066``: the Celery set-up (``dovecote.checks_celery``).
+- ``dovecote.E070``-``E076``: the Celery set-up (``dovecote.checks_celery``).
 """
 
 from __future__ import annotations

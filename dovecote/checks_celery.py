@@ -1,26 +1,26 @@
-"""System checks of the Celery set-up (ids ``dovecote.E060``-``E066``).
+"""System checks of the Celery set-up (ids ``dovecote.E070``-``E076``).
 
 They run for each ``TASKS`` alias whose backend is
 ``dovecote.delivery.celery.CeleryBackend`` and look at what would lose or
 repeat a delivery:
 
-- ``dovecote.E060``: Celery is not installed.
-- ``dovecote.E061``: no Celery app (none created, or ``OPTIONS`` wrong).
-- ``dovecote.E062``: a worker of the app would not know dovecote's task
+- ``dovecote.E070``: Celery is not installed.
+- ``dovecote.E071``: no Celery app (none created, or ``OPTIONS`` wrong).
+- ``dovecote.E072``: a worker of the app would not know dovecote's task
   (``app.autodiscover_tasks()`` missing from ``celery.py``): it would drop
   every message with "Received unregistered task".
-- ``dovecote.E063``: dovecote's task, as registered (after
+- ``dovecote.E073``: dovecote's task, as registered (after
   ``task_annotations``), does not acknowledge late or is not requeued when
   its worker process is lost: a crash would drop it. The global
   ``task_acks_late``/``task_reject_on_worker_lost`` do not matter here:
   the task sets both itself.
-- ``dovecote.E064``: ``worker_prefetch_multiplier`` is not 1: messages
+- ``dovecote.E074``: ``worker_prefetch_multiplier`` is not 1: messages
   prefetched behind a long task sit unacknowledged, and count against
   Redis's visibility timeout and RabbitMQ's consumer timeout.
-- ``dovecote.E065``: on Redis, ``visibility_timeout`` is not longer than
+- ``dovecote.E075``: on Redis, ``visibility_timeout`` is not longer than
   ``DOVECOTE_CELERY_MAX_ETA`` plus the lease: an ETA message would be
   delivered again to another worker while the first still holds it.
-- ``dovecote.E066``: on RabbitMQ, the ETA cap plus the lease reaches the
+- ``dovecote.E076``: on RabbitMQ, the ETA cap plus the lease reaches the
   broker's ``consumer_timeout`` (30 minutes unless ``OPTIONS`` says
   otherwise): the broker would close the worker's channel.
 """
@@ -101,7 +101,7 @@ def check_celery(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                 "TASKS uses dovecote.delivery.celery.CeleryBackend but Celery "
                 "is not installed.",
                 hint="pip install 'django-dovecote[celery]'.",
-                id="dovecote.E060",
+                id="dovecote.E070",
             )
         ]
     # Imported on use: they import the Tasks API (E030 reports a missing one).
@@ -117,7 +117,7 @@ def check_celery(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                 assert isinstance(backend, CeleryBackend)  # _celery_aliases()
                 app = backend.get_app()
             except ImproperlyConfigured as exc:
-                errors.append(checks.Error(str(exc), id="dovecote.E061"))
+                errors.append(checks.Error(str(exc), id="dovecote.E071"))
                 continue
             errors.extend(_check_app(alias, backend, app))
     finally:
@@ -142,7 +142,7 @@ def _check_app(
             checks.Error(
                 f"Importing the task modules of the Celery app {app.main!r} "
                 f"failed: {exc!r}.",
-                id="dovecote.E062",
+                id="dovecote.E072",
             )
         )
         return errors
@@ -156,7 +156,7 @@ def _check_app(
                 hint="Call app.autodiscover_tasks() in your celery.py, as "
                 "Celery's Django guide does, or add 'dovecote.tasks' to "
                 "CELERY_IMPORTS.",
-                id="dovecote.E062",
+                id="dovecote.E072",
             )
         ]
     if not (task.acks_late and task.reject_on_worker_lost):
@@ -168,7 +168,7 @@ def _check_app(
                 "task whose worker is killed would be lost.",
                 hint="Remove the task_annotations that change them for "
                 f"{RUN_TASK!r}; dovecote sets both to True.",
-                id="dovecote.E063",
+                id="dovecote.E073",
             )
         )
     prefetch = app.conf.worker_prefetch_multiplier
@@ -179,7 +179,7 @@ def _check_app(
                 "process holds prefetched delivery tasks unacknowledged "
                 "behind the one it runs.",
                 hint="Set CELERY_WORKER_PREFETCH_MULTIPLIER = 1.",
-                id="dovecote.E064",
+                id="dovecote.E074",
             )
         )
     errors.extend(_check_broker(backend, app, max_eta().total_seconds()))
@@ -209,7 +209,7 @@ def _check_broker(
                     hint="Set CELERY_BROKER_TRANSPORT_OPTIONS = "
                     f'{{"visibility_timeout": {int(held) * 2}}} (or more), or '
                     "lower DOVECOTE_CELERY_MAX_ETA.",
-                    id="dovecote.E065",
+                    id="dovecote.E075",
                 )
             ]
     elif scheme in AMQP_SCHEMES:
@@ -226,7 +226,7 @@ def _check_broker(
                     hint="Lower DOVECOTE_CELERY_MAX_ETA, or raise consumer_timeout "
                     "in rabbitmq.conf and say so in TASKS[...]['OPTIONS']"
                     "['consumer_timeout'] (seconds).",
-                    id="dovecote.E066",
+                    id="dovecote.E076",
                 )
             ]
     return []

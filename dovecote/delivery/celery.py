@@ -6,7 +6,7 @@ sends every task to Celery as a call of ONE registered Celery task,
 imports the Task by that path and runs it (as django-tasks-rq does). So a
 worker never answers "Received unregistered task" for a Task it did not
 happen to import: it needs only ``dovecote.tasks``, which Celery's
-``app.autodiscover_tasks()`` finds (check ``dovecote.E062`` says when it
+``app.autodiscover_tasks()`` finds (check ``dovecote.E072`` says when it
 does not).
 
 That task acknowledges late and is rejected (requeued) when its worker

@@ -4,7 +4,7 @@ Registered with ``shared_task`` on every Celery app, under fixed names
 (:data:`~dovecote.delivery.celery.RUN_TASK`,
 :data:`~dovecote.delivery.celery.RECOVER_TASK`). Imported by
 ``dovecote.tasks``, the module Celery's ``app.autodiscover_tasks()`` finds;
-never by the backend, so that system check ``dovecote.E062`` sees whether a
+never by the backend, so that system check ``dovecote.E072`` sees whether a
 worker would know them.
 """
 

@@ -1,4 +1,4 @@
-"""System checks of the Celery set-up (dovecote.E060-E066)."""
+"""System checks of the Celery set-up (dovecote.E070-E076)."""
 
 from __future__ import annotations
 
@@ -28,33 +28,33 @@ def test_quiet_without_a_celery_backend(settings):
 
 def test_celery_missing(settings, monkeypatch):
     monkeypatch.setitem(sys.modules, "celery", None)
-    assert ids(settings, "amqp") == ["dovecote.E060"]
+    assert ids(settings, "amqp") == ["dovecote.E070"]
 
 
 def test_app_option_wrong(settings):
-    assert ids(settings, "not_an_app") == ["dovecote.E061"]
-    assert ids(settings, "amqp", colour="blue") == ["dovecote.E061"]
+    assert ids(settings, "not_an_app") == ["dovecote.E071"]
+    assert ids(settings, "amqp", colour="blue") == ["dovecote.E071"]
 
 
 def test_annotations_that_ack_early_are_an_error(settings):
-    assert ids(settings, "annotated") == ["dovecote.E063"]
+    assert ids(settings, "annotated") == ["dovecote.E073"]
 
 
 def test_prefetching_is_an_error(settings):
-    assert ids(settings, "prefetching") == ["dovecote.E064"]
+    assert ids(settings, "prefetching") == ["dovecote.E074"]
 
 
 def test_redis_visibility_timeout_against_eta_cap_and_lease(settings):
     settings.DOVECOTE_LEASE_SECONDS = 300
     settings.DOVECOTE_CELERY_MAX_ETA = 900
-    assert ids(settings, "redis_short") == ["dovecote.E065"]  # 600 <= 1200
+    assert ids(settings, "redis_short") == ["dovecote.E075"]  # 600 <= 1200
     settings.DOVECOTE_CELERY_MAX_ETA = 200
     assert ids(settings, "redis_short") == []  # 600 > 500
 
 
 @pytest.mark.parametrize(
     ("cap", "timeout", "found"),
-    [(900, None, []), (1500, None, ["dovecote.E066"]), (1500, 3600, [])],
+    [(900, None, []), (1500, None, ["dovecote.E076"]), (1500, 3600, [])],
 )
 def test_rabbitmq_consumer_timeout_against_eta_cap_and_lease(
     settings, cap, timeout, found

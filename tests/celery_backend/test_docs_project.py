@@ -149,7 +149,7 @@ class Project:
     def check_ids(self) -> set[str]:
         done = self.manage("check")
         assert "Traceback" not in done.stderr, done.stderr
-        return set(re.findall(r"dovecote\.[EW]06\d", done.stdout + done.stderr))
+        return set(re.findall(r"dovecote\.[EW]07\d", done.stdout + done.stderr))
 
 
 @pytest.fixture
@@ -206,27 +206,27 @@ def test_check_flags_each_losing_setting(project):
     # The prefetch line left out: Celery's default is 4.
     project.files["settings.py"] = without(settings_py, "CELERY_WORKER_PREFETCH")
     project.write(celery=celery_py, settings="")
-    assert project.check_ids() == {"dovecote.E064"}
+    assert project.check_ids() == {"dovecote.E074"}
     project.files["settings.py"] = settings_py
     # No autodiscover: a worker would not know dovecote.run_task.
     project.write(celery=without(celery_py, "app.autodiscover_tasks()"), settings="")
-    assert project.check_ids() == {"dovecote.E062"}
+    assert project.check_ids() == {"dovecote.E072"}
     # Annotations that turn late acknowledgement off for dovecote's task.
     annotations = (
         'CELERY_TASK_ANNOTATIONS = {"dovecote.run_task": '
         '{"reject_on_worker_lost": False}}\n'
     )
     project.write(celery=celery_py, settings=annotations)
-    assert project.check_ids() == {"dovecote.E063"}
+    assert project.check_ids() == {"dovecote.E073"}
     # An ETA cap that outlasts Redis's visibility timeout, RabbitMQ's
     # consumer timeout.
     longer = "DOVECOTE_CELERY_MAX_ETA = 3600\n"
     project.write(celery=celery_py, settings=longer)
-    assert project.check_ids() == {"dovecote.E066"}
+    assert project.check_ids() == {"dovecote.E076"}
     redis = f'CELERY_BROKER_URL = "redis://127.0.0.1:6379/{uuid.uuid4().int % 16}"\n'
     project.write(celery=celery_py, settings=longer + redis)
-    assert project.check_ids() == {"dovecote.E065"}
+    assert project.check_ids() == {"dovecote.E075"}
     # No Celery app: settings that name the backend, a project without celery.py.
     (project.root / "proj" / "__init__.py").write_text("")
     project.write(celery=celery_py, settings="")
-    assert project.check_ids() == {"dovecote.E061"}
+    assert project.check_ids() == {"dovecote.E071"}
