@@ -149,8 +149,10 @@ class Guards:
         for key, items in people.items():
             times = counters.times(key)
             if any(t > now - self.dedup_window for t in times):
+                # A chain's later steps (waiting) go too: a duplicate send
+                # must not escalate.
                 for item in items:
-                    if item.entry.status in _LIVE:
+                    if item.entry.status in (*_LIVE, DeliveryStatus.WAITING):
                         _skip(item, DeliveryStatus.SKIPPED, SkipReason.DUPLICATE)
                 continue
             counters.set_times(key, [now], now + self.dedup_window)

@@ -138,6 +138,20 @@ def test_a_step_without_an_address_passes_its_turn(
     assert sms.available_at == NOON + dt.timedelta(minutes=10)
 
 
+def test_a_duplicate_send_skips_the_whole_chain(
+    chain_type, bob, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(chain_type, "dedup", ("order", "15m"))
+    first = send(bob, django_capture_on_commit_callbacks)
+    again = send(bob, django_capture_on_commit_callbacks)
+    assert [status for _, status, _ in chain(first)] == ["sent", "waiting", "waiting"]
+    assert chain(again) == [
+        ("inbox", "skipped", "duplicate"),
+        ("email", "skipped", "duplicate"),
+        ("sms", "skipped", "duplicate"),
+    ]
+
+
 def test_explain_shows_the_chain(chain_type, bob):
     with time_machine.travel(NOON, tick=False):
         result = explain_notification("chain-test", [bob], {"order": 1})
