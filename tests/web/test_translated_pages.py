@@ -9,6 +9,8 @@ that the catalogue reaches the page, whatever the translation says.
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 from django.utils import translation
 from django.utils.html import escape
@@ -16,6 +18,7 @@ from django.utils.html import escape
 from dovecote.channels import get_channels
 from dovecote.delivery.digest_render import render_digest
 from dovecote.models import Delivery, InboxMessage
+from dovecote.push import register_device
 from dovecote.tokens import unsubscribe_url
 from tests.project.test_translations import LANGUAGES, LOCALE, read_po
 
@@ -53,6 +56,33 @@ def test_the_preference_centre(alice_client, language):
         assert escape(language(msgid)) in html
     # Channel names, as the preference centre shows them.
     assert escape(language("Text message (SMS)")) in html
+
+
+def test_push_devices_in_the_preference_centre(alice, alice_client, language, settings):
+    settings.DOVECOTE_CHANNELS = [
+        "dovecote.channels.email.EmailChannel",
+        "dovecote.channels.push.PushChannel",
+    ]
+    settings.PUSH_VAPID_PRIVATE_KEY = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    register_device(alice, "fcm", token="t" * 40)
+    html = get(alice_client, "/notifications/", language)
+    for msgid in (
+        "Your devices",
+        "Unnamed device",
+        "Remove",
+        "Get notifications in this browser",
+        "Stop them in this browser",
+        "This browser now receives notifications.",
+    ):
+        assert escape(language(msgid)) in html, msgid
 
 
 def test_the_inbox(alice, alice_client, language):
@@ -98,6 +128,7 @@ def test_the_dev_outbox(django_user_model, language):
     html = get(client, "/notifications/outbox/", language)
     assert escape(language("Development outbox")) in html
     assert escape(language("No email captured.")) in html
+    assert escape(language("No push captured.")) in html
 
 
 def test_channel_names_and_descriptions(language):
@@ -109,6 +140,31 @@ def test_channel_names_and_descriptions(language):
         assert str(channels["sms"].description) == language(
             "A text message to your phone."
         )
+
+
+def test_the_new_channels_descriptions(language, settings):
+    settings.DOVECOTE_CHANNELS = [
+        "dovecote.channels.push.PushChannel",
+        "dovecote.channels.discord.DiscordWebhookChannel",
+        "dovecote.channels.teams.TeamsWebhookChannel",
+        "dovecote.channels.telegram.TelegramChannel",
+        "dovecote.channels.whatsapp.WhatsAppChannel",
+    ]
+    with translation.override(language.code):
+        channels = get_channels()
+        assert str(channels["push"].display_name) == language("Push notifications")
+        found = {name: str(c.description) for name, c in channels.items()}
+    assert found == {
+        "push": language("A notification on your phone or in your browser."),
+        "discord-webhook": language(
+            "A message in a Discord channel, through its webhook."
+        ),
+        "teams-webhook": language(
+            "A message in a Microsoft Teams channel, through a workflow."
+        ),
+        "telegram": language("A message from our bot in Telegram."),
+        "whatsapp": language("A WhatsApp message to your phone."),
+    }
 
 
 def test_the_digest_email(alice, language):
