@@ -17,13 +17,8 @@ that channel; soft bounces suppress after ``DOVECOTE_SOFT_BOUNCE_LIMIT`` in
 a row. See docs/webhooks.md for the vocabulary and the mappings.
 """
 
-from dovecote.delivery.tracking import (
-    STOP_KEYWORDS,
-    StatusReport,
-    TrackingStatus,
-    report,
-    report_inbound,
-)
+from dovecote.delivery.reports import STOP_KEYWORDS, StatusReport, TrackingStatus
+from dovecote.delivery.tracking import report, report_inbound
 
 __all__ = [
     "STOP_KEYWORDS",

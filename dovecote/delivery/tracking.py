@@ -28,11 +28,10 @@ from dovecote.delivery.escalation import (
     step_seen,
     steps_failed,
 )
-from dovecote.delivery.feedback import close_loop, opt_out
+from dovecote.delivery.feedback import close_loop
 from dovecote.delivery.reports import (
     DELIVERY_STATUS,
     RANK,
-    SOFT_BOUNCE,
     STOP_KEYWORDS,
     StatusReport,
     TrackingStatus,
@@ -48,24 +47,14 @@ from dovecote.models import (
 )
 from dovecote.signals import delivery_status_changed
 
-# The vocabulary (reports.py) and the address side of a report
-# (feedback.py) lived here; they stay importable from here.
 __all__ = [
-    "DELIVERY_STATUS",
-    "RANK",
-    "SOFT_BOUNCE",
-    "STOP_KEYWORDS",
     "Applied",
     "Change",
-    "StatusReport",
-    "TrackingStatus",
     "apply_report",
     "apply_reports",
     "claim_keys",
-    "describe",
     "is_stop",
     "link_address",
-    "opt_out",
     "report",
     "report_inbound",
     "send_status_changed",

@@ -23,74 +23,18 @@ import time
 from collections.abc import Iterable, Sequence
 
 from dovecote.conf import setting
-from dovecote.delivery.chunks import (
-    check_lease,
-    chunk_size_for,
-    delivery_time_bound,
-    parallel_sends_for,
-    send_batch,
-    send_chunk,
-)
 from dovecote.delivery.claims import (
-    MAX_DB_BACKOFF,
-    RETRYABLE_DB_ERRORS,
     claim_deliveries,
     claim_token,
-    clock_now,
     lease_seconds,
     reconnect,
-    release,
-    uses_database_clock,
     with_db_retry,
-    worker_name,
-)
-from dovecote.delivery.lanes import DEFAULT_LANES
-from dovecote.delivery.outcomes import (
-    COMMON_FIELDS,
-    OUTCOME_FIELDS,
-    announce,
-    apply_outcomes,
-    record_outcomes,
-    write_fields,
-    write_outcomes,
 )
 from dovecote.delivery.pipeline import Pipeline
 from dovecote.delivery.recovery import recover
 from dovecote.models import Delivery
 
-# The names below lived in this module before it was split by job; they
-# stay importable from here.
-__all__ = [
-    "COMMON_FIELDS",
-    "DEFAULT_LANES",
-    "MAX_DB_BACKOFF",
-    "OUTCOME_FIELDS",
-    "RETRYABLE_DB_ERRORS",
-    "Pipeline",
-    "Worker",
-    "announce",
-    "apply_outcomes",
-    "check_lease",
-    "chunk_size_for",
-    "claim_deliveries",
-    "claim_token",
-    "clock_now",
-    "deliver",
-    "delivery_time_bound",
-    "lease_seconds",
-    "parallel_sends_for",
-    "reconnect",
-    "record_outcomes",
-    "release",
-    "schedule_retries",
-    "send_batch",
-    "send_chunk",
-    "uses_database_clock",
-    "with_db_retry",
-    "worker_name",
-    "write_fields",
-    "write_outcomes",
-]
+__all__ = ["Worker", "deliver", "schedule_retries"]
 
 logger = logging.getLogger("dovecote.delivery")
 

@@ -25,13 +25,8 @@ body). Everything else lives here:
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import Any
-
 from dovecote.http.backend import HttpBackend
 from dovecote.http.wire import (
-    TRANSIENT_STATUSES,
     HttpRequest,
     HttpResponse,
     RedactedError,
@@ -43,7 +38,6 @@ from dovecote.http.wire import (
 )
 
 __all__ = [
-    "TRANSIENT_STATUSES",
     "HttpBackend",
     "HttpRequest",
     "HttpResponse",
@@ -54,22 +48,3 @@ __all__ = [
     "parse_retry_after",
     "redacted",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    """Keep ``dovecote.http.HttpSmsBackend`` importable, with a warning.
-
-    It moved to :mod:`dovecote.sms.backends.http` (the generic HTTP base
-    knows no transport). Resolved on first access only, by name through
-    ``importlib``: importing this module never imports the SMS transport.
-    """
-    if name == "HttpSmsBackend":
-        warnings.warn(
-            "dovecote.http.HttpSmsBackend moved to "
-            "dovecote.sms.backends.http.HttpSmsBackend; import it from there.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        module = importlib.import_module("dovecote.sms.backends.http")
-        return module.HttpSmsBackend
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

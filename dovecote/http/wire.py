@@ -9,15 +9,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from dovecote.failures import (
-    TRANSIENT_HTTP_STATUSES,
     FailureKind,
     classify_http_status,
 )
 from dovecote.redaction import redact_text
-
-#: HTTP statuses worth another attempt besides 5xx (the table lives in
-#: :mod:`dovecote.transport`).
-TRANSIENT_STATUSES = TRANSIENT_HTTP_STATUSES
 
 
 @dataclass

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from dovecote.notifications.dispatch import SendResult
+    from dovecote.notifications.results import SendResult
     from dovecote.types import Recipients
 
 

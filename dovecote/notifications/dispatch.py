@@ -9,7 +9,7 @@ transaction and enqueued, chunk by chunk, when it commits. With
 soon as it is written instead, so sending overlaps the rest of the fan-out.
 
 Planning and rendering live in :mod:`dovecote.notifications.planning`, the
-result types in :mod:`dovecote.notifications.results` (re-exported here).
+result types in :mod:`dovecote.notifications.results`.
 """
 
 from __future__ import annotations
@@ -29,28 +29,16 @@ from dovecote.delivery.outbox import schedule_on_commit
 from dovecote.models import Delivery, Dispatch
 from dovecote.notifications import results
 from dovecote.notifications.base import Notification
-from dovecote.notifications.planning import _plan_chunks, _Planned, _start_plan
+from dovecote.notifications.planning import Planned, plan_chunks, start_plan
 from dovecote.notifications.registry import get_notification
-from dovecote.notifications.results import (
-    DeliveryResult,
-    SendResult,
-    SkipReason,
-    _existing_result,
-    _UserLoader,
-)
+from dovecote.notifications.results import DeliveryResult, SendResult, UserLoader
 from dovecote.signals import notification_sent
 from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from dovecote.types import NotificationArg, Recipients
 
-__all__ = [
-    "DeliveryResult",
-    "SendResult",
-    "SkipReason",
-    "explain_notification",
-    "send_notification",
-]
+__all__ = ["explain_notification", "send_notification"]
 
 
 def send_notification(
@@ -61,7 +49,6 @@ def send_notification(
     channels: Sequence[str] | str | None = None,
     idempotency_key: str | None = None,
     send_at: datetime.datetime | None = None,
-    explain: bool = False,
     atomic: bool = True,
 ) -> SendResult:
     """Send a notification to ``recipients`` on each channel they want.
@@ -72,7 +59,7 @@ def send_notification(
     ``send_at`` (aware) delays sending: task backends that can defer run
     the task then; otherwise the recovery sweep sends it when due. A reused
     ``idempotency_key`` returns the first call's result and sends nothing.
-    ``explain=True`` is :func:`explain_notification`.
+    :func:`explain_notification` says what a call would do.
 
     Recipients are planned, rendered and written ``CHUNK_SIZE`` at a time,
     so memory does not grow with the fan-out beyond the light result.
@@ -88,16 +75,6 @@ def send_notification(
     for a broken template; then nothing is written (chunks already written
     are rolled back with the rest) and nothing is enqueued.
     """
-    if explain:
-        return explain_notification(
-            notification,
-            recipients,
-            context,
-            channels=channels,
-            idempotency_key=idempotency_key,
-            send_at=send_at,
-        )
-
     cls = get_notification(notification)
     if idempotency_key is not None:
         idempotency_key = _check_key(idempotency_key)
@@ -108,29 +85,18 @@ def send_notification(
             )
         existing = Dispatch.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
-            return _existing_result(cls, existing)
+            return SendResult.from_dispatch(cls, existing)
     available_at = _available_at(send_at)
-    plan = _start_plan(cls, context, channels)
+    plan = start_plan(cls, context, channels)
     plan.available_at = available_at
-    now = timezone.now()
-    # A deferred task (send_at, a closed window) is only worth enqueuing if
-    # the backend can hold it back; otherwise the sweep enqueues the rows
-    # when they come due. Held rows wait for the sweep to build the digest.
-    can_defer = _supports_defer()
-
     using = router.db_for_write(Delivery)
+    fanout = _Fanout(cls, idempotency_key, using, available_at)
     # atomic=False outside a transaction: each chunk commits (and is
     # enqueued) as soon as it is written, and the first ones are small, so
     # sending starts while later chunks are still being planned.
     streaming = not atomic and not transaction.get_connection(using).in_atomic_block
-    entries: list[DeliveryResult] = []
-    users = _UserLoader()
-    released = 0
-    scheduled = False
-    dispatch: Dispatch | None = None
     with transaction.atomic(using=using) if not streaming else nullcontext():
-        chunks = _plan_chunks(plan, recipients, render=True, ramp=streaming)
-        index = -1
+        chunks = plan_chunks(plan, recipients, render=True, ramp=streaming)
         while True:
             # Planned inside the chunk's transaction: the guards' counters
             # are taken there, and given back if it rolls back.
@@ -138,43 +104,86 @@ def send_notification(
                 planned = next(chunks, None)
                 if planned is None:
                     break
-                index += 1
-                if dispatch is None:
-                    made = _new_dispatch(cls, idempotency_key, using)
-                    if isinstance(made, SendResult):
-                        return made  # another process took the key
-                    dispatch = made
-                rows = [_row(dispatch, cls, item, available_at) for item in planned]
-                create_many(Delivery, rows)
-                queued: dict[datetime.datetime | None, list[int]] = {}
-                for item, row in zip(planned, rows, strict=True):
-                    item.entry.delivery_id = row.pk
-                    entries.append(item.entry)
-                    if row.status == DeliveryStatus.QUEUED:
-                        when = row.available_at if row.available_at > now else None
-                        queued.setdefault(when, []).append(row.pk)
-                del rows, planned  # the bodies: only ids stay
-                for when, ids in queued.items():
-                    if when is None or can_defer:
-                        schedule_on_commit(ids, using=using, run_after=when)
-                        scheduled = True
-            if index:
-                # Larger than one chunk: keep users' pks, not the users.
-                for entry in entries[released:]:
-                    entry._release_user(users)
-                released = len(entries)
-        if dispatch is None:  # nobody to send to: the call is still recorded
-            made = _new_dispatch(cls, idempotency_key, using)
-            if isinstance(made, SendResult):
-                return made
-            dispatch = made
-    result = SendResult(cls, entries, dispatch)
-    if scheduled and not transaction.get_connection(using).in_atomic_block:
+                taken = fanout.start()
+                if taken is not None:
+                    return taken  # another process took the key
+                fanout.write(planned)
+                del planned  # the bodies: only ids stay
+            fanout.release_users()
+        taken = fanout.start()  # nobody to send to: the call is still recorded
+        if taken is not None:
+            return taken
+    result = SendResult(cls, fanout.entries, fanout.dispatch)
+    if fanout.scheduled and not transaction.get_connection(using).in_atomic_block:
         # Committed: an in-process task backend may have sent them already.
         _refresh(result)
 
     notification_sent.send(sender=cls, notification=cls, result=result)
     return result
+
+
+class _Fanout:
+    """The Delivery rows of one send, written and enqueued chunk by chunk."""
+
+    def __init__(
+        self,
+        cls: type[Notification],
+        idempotency_key: str | None,
+        using: str,
+        available_at: datetime.datetime,
+    ) -> None:
+        self.cls = cls
+        self.idempotency_key = idempotency_key
+        self.using = using
+        self.available_at = available_at
+        self.now = timezone.now()
+        # A deferred task (send_at, a closed window) is only worth enqueuing
+        # if the backend can hold it back; otherwise the sweep enqueues the
+        # rows when they come due. Held rows wait for the sweep to build the
+        # digest.
+        self.can_defer = _supports_defer()
+        self.dispatch: Dispatch | None = None
+        self.entries: list[DeliveryResult] = []
+        self.users = UserLoader()
+        self.chunks = 0
+        self.released = 0
+        self.scheduled = False
+
+    def start(self) -> SendResult | None:
+        """Create the call's Dispatch once; the first call's result if taken."""
+        if self.dispatch is None:
+            made = _new_dispatch(self.cls, self.idempotency_key, self.using)
+            if isinstance(made, SendResult):
+                return made
+            self.dispatch = made
+        return None
+
+    def write(self, planned: list[Planned]) -> None:
+        """Write one chunk's rows; enqueue the queued ones on commit."""
+        assert self.dispatch is not None  # start() came first
+        rows = [
+            _row(self.dispatch, self.cls, item, self.available_at) for item in planned
+        ]
+        create_many(Delivery, rows)
+        queued: dict[datetime.datetime | None, list[int]] = {}
+        for item, row in zip(planned, rows, strict=True):
+            item.entry.delivery_id = row.pk
+            self.entries.append(item.entry)
+            if row.status == DeliveryStatus.QUEUED:
+                when = row.available_at if row.available_at > self.now else None
+                queued.setdefault(when, []).append(row.pk)
+        for when, ids in queued.items():
+            if when is None or self.can_defer:
+                schedule_on_commit(ids, using=self.using, run_after=when)
+                self.scheduled = True
+        self.chunks += 1
+
+    def release_users(self) -> None:
+        """Past the first chunk, keep users' pks, not the users."""
+        if self.chunks > 1:
+            for entry in self.entries[self.released :]:
+                entry.release_user(self.users)
+            self.released = len(self.entries)
 
 
 def _new_dispatch(
@@ -193,7 +202,7 @@ def _new_dispatch(
         existing = Dispatch.objects.filter(idempotency_key=idempotency_key).first()
         if existing is None:
             raise
-        return _existing_result(cls, existing)
+        return SendResult.from_dispatch(cls, existing)
 
 
 def explain_notification(
@@ -216,12 +225,12 @@ def explain_notification(
             idempotency_key=_check_key(idempotency_key)
         ).first()
         if existing is not None:
-            return _existing_result(cls, existing)
-    plan = _start_plan(cls, context, channels)
+            return SendResult.from_dispatch(cls, existing)
+    plan = start_plan(cls, context, channels)
     plan.available_at = _available_at(send_at)
     entries = [
         item.entry
-        for planned in _plan_chunks(plan, recipients, render=False)
+        for planned in plan_chunks(plan, recipients, render=False)
         for item in planned
     ]
     return SendResult(cls, entries, is_explanation=True)
@@ -261,7 +270,7 @@ def _supports_defer() -> bool:
 def _row(
     dispatch: Dispatch,
     cls: type[Notification],
-    item: _Planned,
+    item: Planned,
     available_at: datetime.datetime,
 ) -> Delivery:
     entry = item.entry
@@ -308,5 +317,4 @@ def _refresh(result: SendResult) -> None:
     for pk, status in rows:
         entry = by_id.get(pk)
         if entry is not None:
-            entry.status = str(status)
-            entry._delivery = None  # changed since: load it afresh
+            entry.set_status(str(status))

@@ -25,7 +25,7 @@ from dovecote.notifications.limits import parse_duration
 from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
-    from dovecote.notifications.planning import _Planned
+    from dovecote.notifications.planning import Planned
 
 __all__ = ["Step", "chain_channels", "plan_chains", "space_chains", "steps_of"]
 
@@ -98,7 +98,7 @@ def chain_channels(cls: type[Notification]) -> list[str] | None:
 
 
 def plan_chains(
-    steps: Sequence[Step], planned: list[_Planned], base: dt.datetime
+    steps: Sequence[Step], planned: list[Planned], base: dt.datetime
 ) -> None:
     """Make every later step of each person's chain wait for its timer.
 
@@ -108,7 +108,7 @@ def plan_chains(
     held for a digest stays held (cancellable like a waiting one).
     """
     index = {step.channel: k for k, step in enumerate(steps)}
-    people: dict[str, list[_Planned]] = {}
+    people: dict[str, list[Planned]] = {}
     for item in planned:
         if item.entry.channel in index:
             people.setdefault(_person(item), []).append(item)
@@ -142,14 +142,14 @@ def plan_chains(
 
 
 def space_chains(
-    steps: Sequence[Step], planned: list[_Planned], base: dt.datetime
+    steps: Sequence[Step], planned: list[Planned], base: dt.datetime
 ) -> None:
     """Keep each waiting step ``after`` behind the step before it.
 
     Run after delivery windows moved steps: two steps pushed to the same
     window's opening would otherwise go together.
     """
-    people: dict[str, list[_Planned]] = {}
+    people: dict[str, list[Planned]] = {}
     for item in planned:
         if item.step is not None:
             people.setdefault(item.chain, []).append(item)
@@ -172,7 +172,7 @@ def space_chains(
                 entry.available_at = item.available_at = earliest
 
 
-def _person(item: _Planned) -> str:
+def _person(item: Planned) -> str:
     entry = item.entry
     if entry._user_id is not None:
         return f"user:{entry._user_id}"

@@ -38,7 +38,7 @@ from dovecote.signals import budget_reached
 from dovecote.status import DeliveryStatus
 
 if TYPE_CHECKING:
-    from dovecote.notifications.planning import _Planned
+    from dovecote.notifications.planning import Planned
 
 logger = logging.getLogger("dovecote.guards")
 
@@ -90,7 +90,7 @@ class Guards:
 
     def apply(
         self,
-        planned: list[_Planned],
+        planned: list[Planned],
         *,
         base: dt.datetime,
         reserve: bool,
@@ -123,9 +123,9 @@ class Guards:
     # Duplicates --------------------------------------------------------------
 
     def _dedup_keys(
-        self, planned: list[_Planned], keys: dict[str, dict[str, Any]]
-    ) -> dict[str, list[_Planned]]:
-        people: dict[str, list[_Planned]] = {}
+        self, planned: list[Planned], keys: dict[str, dict[str, Any]]
+    ) -> dict[str, list[Planned]]:
+        people: dict[str, list[Planned]] = {}
         if self.dedup_value is None:
             return people
         for item in planned:
@@ -142,7 +142,7 @@ class Guards:
 
     def _skip_duplicates(
         self,
-        people: dict[str, list[_Planned]],
+        people: dict[str, list[Planned]],
         counters: _Counters,
         now: dt.datetime,
     ) -> None:
@@ -160,9 +160,9 @@ class Guards:
     # Caps --------------------------------------------------------------------
 
     def _cap(
-        self, planned: list[_Planned], counters: _Counters, base: dt.datetime
+        self, planned: list[Planned], counters: _Counters, base: dt.datetime
     ) -> None:
-        capped: list[_Planned] = []
+        capped: list[Planned] = []
         for item in planned:
             entry = item.entry
             caps = self.caps.get(entry.channel)
@@ -179,7 +179,7 @@ class Guards:
         if capped:
             self._hold_or_skip(capped, base)
 
-    def _hold_or_skip(self, capped: list[_Planned], base: dt.datetime) -> None:
+    def _hold_or_skip(self, capped: list[Planned], base: dt.datetime) -> None:
         """Hold capped deliveries for the next digest where the type has one."""
         digest = {
             item.entry.channel: [
@@ -210,7 +210,7 @@ class Guards:
     # Budgets -----------------------------------------------------------------
 
     def _charge_budgets(
-        self, planned: list[_Planned], counters: _Counters, base: dt.datetime
+        self, planned: list[Planned], counters: _Counters, base: dt.datetime
     ) -> None:
         pending = [
             (item, _when(item, base))
@@ -237,7 +237,7 @@ class Guards:
 
     def _charge(
         self,
-        item: _Planned,
+        item: Planned,
         at: dt.datetime,
         base: dt.datetime,
         counters: _Counters,
@@ -367,11 +367,11 @@ def _live(times: list[dt.datetime], cap: Cap, at: dt.datetime) -> list[dt.dateti
     return [t for t in times if t > at - cap.window]
 
 
-def _when(item: _Planned, base: dt.datetime) -> dt.datetime:
+def _when(item: Planned, base: dt.datetime) -> dt.datetime:
     return item.available_at or base
 
 
-def _skip(item: _Planned, status: str, reason: str) -> None:
+def _skip(item: Planned, status: str, reason: str) -> None:
     item.entry.status = status
     item.entry.reason = reason
     item.rendered = None

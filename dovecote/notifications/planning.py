@@ -49,7 +49,9 @@ FIRST_CHUNK_SIZE = 100
 
 
 @dataclass
-class _Planned:
+class Planned:
+    """One (recipient, channel) of a send: its result entry and what to write."""
+
     entry: DeliveryResult
     key: str
     protocol: str
@@ -66,7 +68,7 @@ class _Planned:
 
 
 @dataclass
-class _Plan:
+class Plan:
     """What a whole send shares: its type, channels and rendering context."""
 
     cls: type[Notification]
@@ -100,11 +102,16 @@ def _channel_names(
     return list(dict.fromkeys(names))
 
 
-def _start_plan(
+def start_plan(
     cls: type[Notification],
     context: Mapping[str, Any] | None,
     channels: Sequence[str] | str | None,
-) -> _Plan:
+) -> Plan:
+    """Return the plan of a send of ``cls``: its channels and shared context.
+
+    Raise ``TypeError`` if ``context`` is not a mapping and
+    ``BackendDoesNotExist`` for a channel missing from settings.
+    """
     if context is not None and not isinstance(context, Mapping):
         raise TypeError(f"context must be a dict, not {type(context).__name__}.")
     steps = steps_of(cls)
@@ -116,15 +123,15 @@ def _start_plan(
         names = [s.channel for s in steps]
     configured = get_channels()
     channel_of = {name: configured[name] for name in names if name in configured}
-    plan = _Plan(cls, names, channel_of, cls.all_channels(), dict(context or {}))
+    plan = Plan(cls, names, channel_of, cls.all_channels(), dict(context or {}))
     plan.steps = steps
     plan.guards = Guards(cls, plan.context, list(channel_of))
     return plan
 
 
-def _plan_chunks(
-    plan: _Plan, recipients: Any, *, render: bool, ramp: bool = False
-) -> Iterator[list[_Planned]]:
+def plan_chunks(
+    plan: Plan, recipients: Any, *, render: bool, ramp: bool = False
+) -> Iterator[list[Planned]]:
     """Yield the planned (and rendered) entries, ``CHUNK_SIZE`` people at a time.
 
     Each chunk costs the same queries (addresses, preferences, groups,
@@ -152,7 +159,7 @@ def _plan_chunks(
         size = min(2 * size, results.CHUNK_SIZE)
 
 
-def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
+def _plan_chunk(plan: Plan, people: list[Any]) -> list[Planned]:
     cls, names, channel_of, seen = plan.cls, plan.names, plan.channel_of, plan.seen
     on_demand = _validate_on_demand([p for p in people if isinstance(p, Recipient)])
     users = [p for p in people if not isinstance(p, Recipient)]
@@ -166,7 +173,7 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
         users_with_permissions(users, cls.permissions) if cls.permissions else None
     )
 
-    planned: list[_Planned] = []
+    planned: list[Planned] = []
     for person in people:
         language = user_language(person)
         for name in names:
@@ -181,7 +188,7 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
                         DeliveryStatus.SKIPPED,
                         SkipReason.CHANNEL_NOT_CONFIGURED,
                     )
-                    planned.append(_Planned(entry, key, "", language))
+                    planned.append(Planned(entry, key, "", language))
                 continue
             reason, addresses = "", [""]
             if isinstance(person, Recipient):
@@ -214,7 +221,7 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
                     reason,
                     address,
                 )
-                planned.append(_Planned(entry, key, channel.protocol, language))
+                planned.append(Planned(entry, key, channel.protocol, language))
 
     _apply_suppressions(cls, planned, Suppression)
     if plan.steps:
@@ -226,8 +233,8 @@ def _plan_chunk(plan: _Plan, people: list[Any]) -> list[_Planned]:
 
 
 def _apply_timing(
-    plan: _Plan,
-    planned: list[_Planned],
+    plan: Plan,
+    planned: list[Planned],
     users: list[Any],
     preferences: PreferenceResolver,
 ) -> None:
@@ -319,7 +326,7 @@ def _user_reason(
     candidates: list[str],
     preferences: PreferenceResolver,
     permitted: set[Any] | None,
-    plan: _Plan,
+    plan: Plan,
 ) -> tuple[str, list[str]]:
     """Return why ``user`` is skipped ("" if not) and the addresses to use.
 
@@ -367,7 +374,7 @@ def _user_keys(
 
 
 def _apply_suppressions(
-    cls: type[Notification], planned: list[_Planned], model: Any
+    cls: type[Notification], planned: list[Planned], model: Any
 ) -> None:
     wanted = [
         p
@@ -396,7 +403,7 @@ def _apply_suppressions(
             entry.reason = SkipReason.SUPPRESSED
 
 
-def _render(plan: _Plan, planned: list[_Planned]) -> None:
+def _render(plan: Plan, planned: list[Planned]) -> None:
     todo = [
         p
         for p in planned
@@ -453,7 +460,7 @@ def _link(name: str, **kwargs: Any) -> str:
         return ""
 
 
-def _unsubscribe_link(cls: type[Notification], item: _Planned) -> str:
+def _unsubscribe_link(cls: type[Notification], item: Planned) -> str:
     entry = item.entry
     if isinstance(entry.recipient, Recipient):
         return _link(

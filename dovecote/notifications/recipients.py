@@ -21,7 +21,6 @@ __all__ = [
     "Recipient",
     "address_lookup",
     "default_route",
-    "expand_recipients",
     "iter_recipients",
     "user_language",
 ]
@@ -99,22 +98,13 @@ class Recipient:
         return False
 
 
-def expand_recipients(recipients: Any) -> list[Any]:
-    """Return users and ``Recipient`` objects, each once, in the given order.
-
-    Accept a user, a ``Recipient``, a ``Group`` (its members), a queryset of
-    users or groups, or any iterable of those. Members of all groups come
-    from one query.
-    """
-    return list(iter_recipients(recipients))
-
-
 def iter_recipients(recipients: Any, chunk_size: int = 1000) -> Iterator[Any]:
     """Yield users and ``Recipient`` objects, each once, in the given order.
 
-    The streaming form of :func:`expand_recipients`: querysets are read
-    with ``.iterator(chunk_size=chunk_size)``, so a large fan-out never
-    holds every user at once. Members of groups come last, from one query.
+    Accept a user, a ``Recipient``, a ``Group`` (its members), a queryset of
+    users or groups, or any iterable of those. Querysets are read with
+    ``.iterator(chunk_size=chunk_size)``, so a large fan-out never holds
+    every user at once. Members of groups come last, from one query.
     A bad item raises ``TypeError`` when it is reached.
     """
     user_model = get_user_model()

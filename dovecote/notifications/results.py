@@ -93,7 +93,7 @@ class SkipReason:
         return cls.DESCRIPTIONS.get(reason, reason)
 
 
-class _UserLoader:
+class UserLoader:
     """The users of a large result, loaded together on first use."""
 
     def __init__(self) -> None:
@@ -144,7 +144,7 @@ class DeliveryResult:
     ) -> None:
         self._recipient = recipient
         self._user_id = None if isinstance(recipient, Recipient) else recipient.pk
-        self._users: _UserLoader | None = None
+        self._users: UserLoader | None = None
         self.channel = channel
         #: ``queued``, ``held``, ``skipped``, or after an in-process send
         #: ``sent``/``failed``.
@@ -199,7 +199,13 @@ class DeliveryResult:
             recipient, "pk", recipient
         )
 
-    def _release_user(self, users: _UserLoader) -> None:
+    def set_status(self, status: str) -> None:
+        """Record a status the row reached since; the row is loaded afresh."""
+        self.status = status
+        self._delivery = None
+
+    def release_user(self, users: UserLoader) -> None:
+        """Keep the user's pk only; ``users`` loads it (with the others) on use."""
         if self._user_id is not None:
             users.ids.add(self._user_id)
             self._users = users
@@ -221,6 +227,47 @@ class SendResult:
     is_duplicate: bool = False
     #: True for ``explain_notification``: nothing was written.
     is_explanation: bool = False
+
+    @classmethod
+    def from_dispatch(
+        cls, notification: type[Notification], dispatch: Dispatch
+    ) -> SendResult:
+        """Return the result of an earlier send, read back from its rows.
+
+        For a reused ``idempotency_key``: ``is_duplicate`` is True. Raise
+        ``ValueError`` if the key was used for another notification type.
+        """
+        if dispatch.notification != notification.name:
+            raise ValueError(
+                f"The idempotency key {dispatch.idempotency_key!r} was used for the "
+                f"notification {dispatch.notification!r}, not {notification.name!r}."
+            )
+        entries = []
+        users = UserLoader()
+        rows = (
+            dispatch.deliveries.order_by("pk")
+            .values_list(
+                "pk",
+                "user_id",
+                "recipient",
+                "channel",
+                "status",
+                "skip_reason",
+                "address",
+            )
+            .iterator(chunk_size=CHUNK_SIZE)
+        )
+        for pk, user_id, key, channel, status, reason, address in rows:
+            if user_id is None:
+                protocol, _, value = key.partition(":")
+                recipient: Any = Recipient(addresses={protocol: value})
+            else:
+                recipient = _UserRef(user_id)
+            entry = DeliveryResult(recipient, channel, str(status), reason, address)
+            entry.delivery_id = pk
+            entry.release_user(users)
+            entries.append(entry)
+        return cls(notification, entries, dispatch, is_duplicate=True)
 
     def __iter__(self) -> Iterator[DeliveryResult]:
         return iter(self.entries)
@@ -285,34 +332,6 @@ class SendResult:
         for entry in self.skipped:
             counts[entry.reason] = counts.get(entry.reason, 0) + 1
         return counts
-
-
-def _existing_result(cls: type[Notification], dispatch: Dispatch) -> SendResult:
-    if dispatch.notification != cls.name:
-        raise ValueError(
-            f"The idempotency key {dispatch.idempotency_key!r} was used for the "
-            f"notification {dispatch.notification!r}, not {cls.name!r}."
-        )
-    entries = []
-    users = _UserLoader()
-    rows = (
-        dispatch.deliveries.order_by("pk")
-        .values_list(
-            "pk", "user_id", "recipient", "channel", "status", "skip_reason", "address"
-        )
-        .iterator(chunk_size=CHUNK_SIZE)
-    )
-    for pk, user_id, key, channel, status, reason, address in rows:
-        if user_id is None:
-            protocol, _, value = key.partition(":")
-            recipient: Any = Recipient(addresses={protocol: value})
-        else:
-            recipient = _UserRef(user_id)
-        entry = DeliveryResult(recipient, channel, str(status), reason, address)
-        entry.delivery_id = pk
-        entry._release_user(users)
-        entries.append(entry)
-    return SendResult(cls, entries, dispatch, is_duplicate=True)
 
 
 class _UserRef:

@@ -22,19 +22,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dovecote.conf import setting
 from dovecote.models import DeliverySchedule
-
-# Parsing windows moved to windows.py; these stay importable from here.
-from dovecote.notifications.windows import DAY_NAMES as DAY_NAMES
-from dovecote.notifications.windows import Windows as Windows
-from dovecote.notifications.windows import parse_windows
-from dovecote.notifications.windows import site_windows as site_windows
+from dovecote.notifications.windows import Windows, parse_windows, site_windows
 
 __all__ = [
     "IMMEDIATE",
     "Schedules",
     "is_open",
     "next_slot",
-    "parse_windows",
     "release_time",
     "user_time_zone",
 ]
@@ -277,19 +271,3 @@ class _NoSchedule:
 
 
 _NO_SCHEDULE = _NoSchedule()
-
-
-#: The writes that lived here, now in :mod:`dovecote.notifications.user_timing`.
-_MOVED = frozenset(
-    {"pause_notifications", "resume_notifications", "set_delivery_window"}
-)
-
-
-def __getattr__(name: str) -> Any:
-    """Keep the writes importable from here (``dovecote.<name>`` is public)."""
-    if name in _MOVED:
-        # Imported on use: user_timing imports this module.
-        from dovecote.notifications import user_timing
-
-        return getattr(user_timing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

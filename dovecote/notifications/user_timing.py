@@ -18,12 +18,8 @@ from django.utils import timezone
 from dovecote.exceptions import NotificationNotRegistered
 from dovecote.models import Delivery, DeliverySchedule, DeliveryStatus
 from dovecote.notifications.registry import get_notification
-from dovecote.notifications.timing import (
-    Schedules,
-    get_zone,
-    parse_windows,
-    release_time,
-)
+from dovecote.notifications.timing import Schedules, get_zone, release_time
+from dovecote.notifications.windows import parse_windows
 
 __all__ = ["pause_notifications", "resume_notifications", "set_delivery_window"]
 

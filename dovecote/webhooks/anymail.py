@@ -5,7 +5,7 @@ callback (``WEBHOOK_SECRET`` basic auth, plus signatures where the ESP signs)
 and send ``anymail.signals.tracking`` with a normalised
 ``AnymailTrackingEvent``. :func:`receive_tracking`, connected by
 ``DovecoteConfig.ready()`` whenever anymail is installed, turns the event
-into a :class:`~dovecote.delivery.tracking.StatusReport` and hands it over.
+into a :class:`~dovecote.delivery.reports.StatusReport` and hands it over.
 Turn it off with ``DOVECOTE_ANYMAIL_TRACKING = False``.
 """
 
@@ -15,7 +15,8 @@ import logging
 from typing import Any
 
 from dovecote.conf import setting
-from dovecote.delivery.tracking import StatusReport, TrackingStatus, apply_reports
+from dovecote.delivery.reports import StatusReport, TrackingStatus
+from dovecote.delivery.tracking import apply_reports
 from dovecote.failures import enhanced_status
 
 logger = logging.getLogger("dovecote.webhooks")

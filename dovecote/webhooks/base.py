@@ -25,10 +25,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from dovecote.conf import setting
+from dovecote.delivery.reports import StatusReport
 from dovecote.delivery.tracking import (
-    STOP_KEYWORDS,
-    StatusReport,
-    TrackingStatus,
     apply_reports,
     claim_keys,
     link_address,
@@ -38,14 +36,8 @@ from dovecote.exceptions import WebhookValidationError
 
 logger = logging.getLogger("dovecote.webhooks")
 
-# RemovedInDovecote2: the vocabulary moved to dovecote.tracking.
-EventStatus = TrackingStatus
-
 __all__ = [
-    "STOP_KEYWORDS",
-    "EventStatus",
     "InboundMessage",
-    "StatusReport",
     "WebhookHandler",
     "check_fresh",
     "e164",

@@ -21,7 +21,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from dovecote.conf import required_setting, setting
-from dovecote.delivery.tracking import StatusReport, TrackingStatus
+from dovecote.delivery.reports import StatusReport, TrackingStatus
 from dovecote.exceptions import WebhookValidationError
 from dovecote.webhooks.base import (
     WebhookHandler,

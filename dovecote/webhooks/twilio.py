@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.http import HttpRequest, HttpResponse
 
 from dovecote.conf import required_setting, setting
-from dovecote.delivery.tracking import StatusReport, TrackingStatus
+from dovecote.delivery.reports import StatusReport, TrackingStatus
 from dovecote.exceptions import WebhookValidationError
 from dovecote.sms.backends.twilio import PERMANENT_ERRORS, UNSUBSCRIBED_ERRORS
 from dovecote.sms.whatsapp import is_whatsapp

@@ -9,10 +9,11 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
+from dovecote.delivery.claims import claim_deliveries
 from dovecote.delivery.outbox import schedule_on_commit
 from dovecote.delivery.ratelimit import rate_limit_for, reserve
 from dovecote.delivery.recovery import recover
-from dovecote.delivery.worker import claim_deliveries, deliver
+from dovecote.delivery.worker import deliver
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 from tests.delivery import channels
 from tests.delivery.conftest import sent_ids

@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from dovecote.channels import get_channel
 from dovecote.delivery.chunks import chunk_size_for
+from dovecote.delivery.claims import claim_deliveries
+from dovecote.delivery.outcomes import record_outcomes
 from dovecote.delivery.retry import max_attempts, retry_delay
-from dovecote.delivery.worker import claim_deliveries, deliver, record_outcomes
+from dovecote.delivery.worker import deliver
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 from tests.delivery.conftest import sent_ids
 

@@ -16,7 +16,12 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dovecote import Notification, register, send_notification
+from dovecote import (
+    Notification,
+    explain_notification,
+    register,
+    send_notification,
+)
 from dovecote.channels import Channel, Outcome, Rendered
 from dovecote.exceptions import InvalidAddress
 from dovecote.models import Delivery
@@ -128,7 +133,7 @@ def test_an_opt_out_skips_the_person_once_not_per_address(beacon_type):
 def test_explain_lists_every_address_and_writes_nothing(beacon_type):
     ada = User.objects.create_user("ada", "ada@example.com")
     BEACONS[ada.pk] = ["B-1", "B-2"]
-    result = send_notification("beaconed", ada, channels="beacon", explain=True)
+    result = explain_notification("beaconed", ada, channels="beacon")
     assert [(e.status, e.address) for e in result] == [
         ("queued", "B-1"),
         ("queued", "B-2"),

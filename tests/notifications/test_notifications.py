@@ -349,7 +349,7 @@ def test_inside_a_transaction_sends_after_commit(dovecote_outbox):
 def test_explain_writes_and_sends_nothing(dovecote_outbox):
     ada = make_user("ada")
     result = dovecote.explain_notification("order-shipped", ada)
-    also = send_notification("order-shipped", ada, explain=True)
+    also = get_notification("order-shipped").explain(ada)
     assert result.is_explanation
     assert statuses(result) == statuses(also)
     assert statuses(result)[("ada", "email")] == ("queued", "")

@@ -23,7 +23,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.template import TemplateSyntaxError
 from django.test import override_settings
 
-import dovecote.http
 from dovecote import chat, sms
 from dovecote.channels import get_channel, get_channels
 from dovecote.channels.sms import SmsChannel
@@ -211,12 +210,10 @@ def test_http_sms_backend_reads_the_sms_settings(settings):
     assert (backend.concurrency, backend.timeout) == (7, 3.5)
 
 
-def test_old_http_sms_backend_path_warns_and_gives_the_same_class():
-    with pytest.warns(DeprecationWarning, match="dovecote.sms.backends.http"):
-        from dovecote.http import HttpSmsBackend as old
-    assert old is HttpSmsBackend
-    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
-        dovecote.http.Nothing  # noqa: B018
+def test_the_http_base_has_no_sms_backend():
+    # HttpSmsBackend lives with the SMS transport, on one import path.
+    with pytest.raises(ImportError, match="HttpSmsBackend"):
+        from dovecote.http import HttpSmsBackend  # type: ignore[attr-defined]  # noqa: F401
 
 
 def test_the_http_base_imports_no_transport():

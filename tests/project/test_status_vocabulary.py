@@ -23,7 +23,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-from dovecote.delivery.tracking import TrackingStatus
+from dovecote.delivery.reports import TrackingStatus
 from dovecote.status import RESULT_INVALID, DeliveryStatus
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,17 +14,13 @@ from hypothesis import strategies as st
 from dovecote import explain_notification, send_notification
 from dovecote.models import Delivery
 from dovecote.notifications.preferences import set_frequency
-from dovecote.notifications.timing import (
-    is_open,
-    next_slot,
-    parse_windows,
-    release_time,
-)
+from dovecote.notifications.timing import is_open, next_slot, release_time
 from dovecote.notifications.user_timing import (
     pause_notifications,
     resume_notifications,
     set_delivery_window,
 )
+from dovecote.notifications.windows import parse_windows
 from dovecote.testing import flush_due, frozen_time
 
 AMS = ZoneInfo("Europe/Amsterdam")

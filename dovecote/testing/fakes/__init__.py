@@ -8,16 +8,12 @@ benchmarks; see :mod:`dovecote.testing.fakes.base` for the shared API and
 import importlib
 from typing import Any
 
-from dovecote.testing.fakes.base import (
-    FakeProvider,
-    RecordedRequest,
-    SpawnedFake,
-    free_port,
-)
+from dovecote.testing.fakes.base import FakeProvider, RecordedRequest, free_port
 from dovecote.testing.fakes.discord import FakeDiscord
 from dovecote.testing.fakes.messagebird import FakeMessageBird
 from dovecote.testing.fakes.postmark import FakePostmark
 from dovecote.testing.fakes.slack import FakeSlack
+from dovecote.testing.fakes.spawned import SpawnedFake
 from dovecote.testing.fakes.teams import FakeTeams
 from dovecote.testing.fakes.telegram import FakeTelegram
 from dovecote.testing.fakes.twilio import FakeTwilio

@@ -37,16 +37,7 @@ from aiohttp import web
 
 from dovecote.testing.fakes.spawned import CONTROL_PREFIX, SpawnedFake
 
-# SpawnedFake and CONTROL_PREFIX live in spawned.py; they stay importable
-# from here.
-__all__ = [
-    "CONTROL_PREFIX",
-    "FakeProvider",
-    "RecordedRequest",
-    "ScriptedAnswer",
-    "SpawnedFake",
-    "free_port",
-]
+__all__ = ["FakeProvider", "RecordedRequest", "ScriptedAnswer", "free_port"]
 
 
 def free_port() -> int:
