@@ -21,6 +21,7 @@ from dovecote.channels.connections import backend_connection
 from dovecote.channels.outcome import Outcome, Rendered
 from dovecote.compat import HAS_MAILERS
 from dovecote.conf import setting
+from dovecote.esp import REFUSED_STATUSES, message_metadata, refused_verdict
 from dovecote.exceptions import InvalidAddress
 from dovecote.failures import FailureKind, classify_exception
 from dovecote.redaction import is_https_url
@@ -29,11 +30,6 @@ from dovecote.rendering import collapse_line
 if TYPE_CHECKING:
     from dovecote.models import Delivery
 
-
-#: anymail's per-recipient statuses for a recipient the ESP did not take.
-ANYMAIL_REFUSED = frozenset({"rejected", "invalid", "failed"})
-#: The longest anymail ``metadata`` value dovecote sends (Postmark: 80).
-METADATA_LENGTH = 80
 
 #: A backend that names a Django 6.1 mailer: ``mailer:<alias>``.
 MAILER_PREFIX = "mailer:"
@@ -194,10 +190,9 @@ class EmailChannel(Channel):
         # event finds its delivery even before the ESP's id is stored.
         # Other backends ignore them. Postmark: names of at most 20 chars,
         # one tag.
-        message.metadata = {  # type: ignore[attr-defined]
-            "dovecote_delivery": str(delivery.pk),
-            "dovecote_type": delivery.notification[:METADATA_LENGTH],
-        }
+        message.metadata = message_metadata(  # type: ignore[attr-defined]
+            delivery.pk, delivery.notification
+        )
         message.tags = [delivery.notification]  # type: ignore[attr-defined]
         return message
 
@@ -235,7 +230,7 @@ class EmailChannel(Channel):
             or getattr(status, "message_id", None)
             or ""
         )
-        if esp_status in ANYMAIL_REFUSED or not sent:
+        if esp_status in REFUSED_STATUSES or not sent:
             return self.refused_outcome(
                 delivery, esp, esp_status or "not sent", _esp_answer(status)
             )
@@ -258,13 +253,14 @@ class EmailChannel(Channel):
         error = f"{esp} {esp_status} the recipient"
         if answer:
             error += f": {answer}"
+        verdict = refused_verdict(esp_status)
         return Outcome.failure(
             delivery.pk,
             FailureKind.PERMANENT,
             error,
             error_code=esp_status,
-            is_address_gone=esp_status == "invalid",
-            is_address_suppressed=esp_status == "rejected",
+            is_address_gone=verdict.is_gone,
+            is_address_suppressed=verdict.is_suppressed,
         )
 
     def failure_outcome(
@@ -282,7 +278,7 @@ class EmailChannel(Channel):
         status = getattr(message, "anymail_status", None)
         recipient = _recipient_status(status, delivery.address) if status else None
         esp_status = str(getattr(recipient, "status", None) or "")
-        if failure.code == "recipients_refused" and esp_status in ANYMAIL_REFUSED:
+        if failure.code == "recipients_refused" and esp_status in REFUSED_STATUSES:
             outcome = self.refused_outcome(
                 delivery, _esp_name(message), esp_status, _esp_answer(status)
             )

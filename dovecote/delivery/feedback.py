@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from dovecote.conf import setting
-from dovecote.delivery.reports import SOFT_BOUNCE, StatusReport, TrackingStatus
+from dovecote.delivery.reports import StatusReport, TrackingStatus
 from dovecote.models import Address, Delivery, DeliveryEvent, Preference, Suppression
 
 logger = logging.getLogger("dovecote.tracking")
@@ -47,12 +47,7 @@ def opt_out(
     """
     notification = (delivery.notification if delivery else "") or notification
     if delivery is not None and delivery.user_id is not None and notification:
-        Preference.objects.update_or_create(
-            user_id=delivery.user_id,
-            notification=notification,
-            channel=delivery.channel,
-            defaults={"enabled": False},
-        )
+        Preference.objects.switch_off(delivery.user_id, notification, delivery.channel)
         logger.info("Switched off %s on %s: %s", notification, delivery.channel, reason)
         return
     Suppression.objects.suppress(
@@ -76,13 +71,13 @@ def _count_soft_bounces(protocol: str, address: str, *, reason: str) -> None:
             source__startswith="webhook:",
         )
         .order_by("-created_at", "-id")
-        .values_list("delivery_id", "status", "detail")
+        .values_list("delivery_id", "status", "is_soft_bounce")
     )
     latest: dict[int, bool] = {}
-    for delivery_id, status, detail in outcomes.iterator():
+    for delivery_id, status, is_soft_bounce in outcomes.iterator():
         if delivery_id in latest:
             continue
-        is_soft = status == TrackingStatus.DEFERRED and detail.startswith(SOFT_BOUNCE)
+        is_soft = status == TrackingStatus.DEFERRED and is_soft_bounce
         if status == TrackingStatus.DEFERRED and not is_soft:
             continue  # a mere delay says nothing about the address
         latest[delivery_id] = is_soft

@@ -17,7 +17,7 @@ from dovecote.channels import Channel, Outcome
 from dovecote.delivery.bulk import insert_events, update_many
 from dovecote.delivery.digest_settle import settle_many
 from dovecote.delivery.escalation import steps_failed
-from dovecote.delivery.retry import max_attempts, retry_delay
+from dovecote.delivery.retry import gave_up, next_attempt_delay
 from dovecote.failures import FailureKind
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus
 from dovecote.redaction import redact_text
@@ -55,7 +55,6 @@ def apply_outcomes(
     """
     now = now or timezone.now()
     by_id = {outcome.delivery_id: outcome for outcome in outcomes}
-    limit = max_attempts(channel)
     events = []
     retries = []
     for delivery in deliveries:
@@ -77,20 +76,22 @@ def apply_outcomes(
             # Whatever the channel said, no URL (a webhook secret) is kept.
             delivery.last_error = redact_text(outcome.error)
             delivery.error_code = outcome.error_code
-            if outcome.is_transient and delivery.attempts < limit:
+            delay = next_attempt_delay(
+                delivery.attempts,
+                outcome.is_transient,
+                outcome.retry_after,
+                channel=channel,
+            )
+            if delay is not None:
                 delivery.status = DeliveryStatus.QUEUED
-                delay = retry_delay(
-                    delivery.attempts, outcome.retry_after, channel=channel
-                )
                 delivery.available_at = now + timedelta(seconds=delay)
                 retries.append(delivery)
             else:
                 delivery.status = DeliveryStatus.FAILED
                 delivery.failed_at = now
                 if outcome.is_transient:
-                    delivery.last_error = (
-                        f"{delivery.last_error} (gave up after "
-                        f"{delivery.attempts} attempts)"
+                    delivery.last_error = gave_up(
+                        delivery.last_error, delivery.attempts
                     )
         events.append(
             DeliveryEvent(

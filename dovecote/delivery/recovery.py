@@ -22,7 +22,11 @@ from dovecote.conf import setting
 from dovecote.delivery.claims import clock_now
 from dovecote.delivery.digests import build_due_digests, settle_digests
 from dovecote.delivery.escalation import release_due_steps
-from dovecote.delivery.retry import max_attempts
+from dovecote.delivery.retry import (
+    WORKER_LOST_RETRY,
+    out_of_attempts,
+    worker_lost_error,
+)
 from dovecote.models import Delivery, DeliveryEvent, DeliveryStatus, GuardCounter
 
 logger = logging.getLogger("dovecote.delivery")
@@ -82,26 +86,23 @@ def take_over_expired(now: datetime | None = None) -> Recovery:
     channels = get_channels()
     for name in set(expired.values_list("channel", flat=True).distinct()):
         chan = channels.get(name)
-        limit = max_attempts(chan)
         token = f"recover:{uuid.uuid4().hex[:12]}"
         base = expired.filter(channel=name)
-        failed = base.filter(attempts__gte=limit).update(
+        spent = out_of_attempts(chan)
+        failed = base.filter(spent).update(
             status=DeliveryStatus.FAILED,
             failed_at=now,
             lease_expires_at=None,
             claimed_by=token,
-            last_error=(
-                f"worker lost during attempt {limit} of {limit} (the message "
-                "may have been sent)"
-            ),
+            last_error=worker_lost_error(chan),
             updated_at=now,
         )
-        requeued = base.filter(attempts__lt=limit).update(
+        requeued = base.exclude(spent).update(
             status=DeliveryStatus.QUEUED,
             available_at=clock,
             lease_expires_at=None,
             claimed_by=token,
-            last_error="worker lost: lease expired, queued again",
+            last_error=WORKER_LOST_RETRY,
             updated_at=now,
         )
         if failed or requeued:

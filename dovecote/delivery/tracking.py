@@ -146,6 +146,7 @@ def apply_report(report: StatusReport) -> Change | None:
             status=report.status,
             source=report.source,
             detail=detail,
+            is_soft_bounce=report.soft_bounce,
             created_at=now,
         )
         close_loop(report, delivery, detail)

@@ -32,7 +32,6 @@ from dovecote.http.wire import (
     RedactedError,
     error_excerpt,
     exception_text,
-    is_transient_status,
     parse_retry_after,
     redacted,
 )
@@ -44,7 +43,6 @@ __all__ = [
     "RedactedError",
     "error_excerpt",
     "exception_text",
-    "is_transient_status",
     "parse_retry_after",
     "redacted",
 ]

@@ -13,13 +13,13 @@ from typing import Any, ClassVar, TypeVar
 import aiohttp
 
 from dovecote.conf import setting
+from dovecote.failures import classify_http_status
 from dovecote.http.hooks import HttpHooks
 from dovecote.http.wire import (
     HttpRequest,
     HttpResponse,
     error_excerpt,
     exception_text,
-    is_transient_status,
     parse_retry_after,
     redacted,
 )
@@ -314,7 +314,7 @@ class HttpBackend(HttpHooks):
             code, text = self.parse_error(response)
         except (ValueError, KeyError, TypeError):
             code, text = str(status), error_excerpt(response)
-        is_transient = is_transient_status(status)
+        is_transient = classify_http_status(status).is_transient
         try:
             retry_after = self.retry_after(response)
         except (ValueError, KeyError, TypeError):

@@ -8,10 +8,6 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from dovecote.failures import (
-    FailureKind,
-    classify_http_status,
-)
 from dovecote.redaction import redact_text
 
 
@@ -96,8 +92,3 @@ def error_excerpt(response: HttpResponse, limit: int = 200) -> str:
     """Return the start of an error body, on one line, URLs redacted."""
     text = " ".join(response.text().split())[:limit]
     return redact_text(text) or f"HTTP {response.status}"
-
-
-def is_transient_status(status: int) -> bool:
-    """Return True if an HTTP status says a later attempt may succeed."""
-    return classify_http_status(status) is FailureKind.TRANSIENT

@@ -143,6 +143,12 @@ class DeliveryEvent(models.Model):
     #: ``worker``, ``admin``, ``webhook:twilio``, ...
     source = models.CharField(_("source"), max_length=50, blank=True)
     detail = models.TextField(_("detail"), blank=True)
+    #: A provider's soft bounce (``deferred``): counted towards
+    #: ``DOVECOTE_SOFT_BOUNCE_LIMIT``. A database default, so bulk inserts
+    #: that leave it out write False.
+    is_soft_bounce = models.BooleanField(
+        _("soft bounce"), default=False, db_default=False
+    )
     created_at = models.DateTimeField(_("at"), default=timezone.now)
 
     class Meta:

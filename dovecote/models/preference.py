@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
@@ -37,6 +39,29 @@ class BasePreference(models.Model):
         raise NotImplementedError
 
 
+class PreferenceManager(models.Manager["Preference"]):
+    """Users' preferences; :meth:`switch_off` opts a user out of a type."""
+
+    def switch_off(self, user_id: Any, notification: str, channel: str) -> Preference:
+        """Switch ``notification`` off on ``channel`` for the user ``user_id``.
+
+        The one way a user is opted out of a type: ``set_preference(...,
+        False)``, the unsubscribe link and a provider's unsubscribe event
+        all come here. The row is stored whatever the type's state now
+        (removed, made required, channel dropped since the link was signed
+        or the message sent), so the choice holds if the type returns;
+        resolution ignores it for a required type. A stored frequency is
+        kept.
+        """
+        preference, _created = self.update_or_create(
+            user_id=user_id,
+            notification=notification,
+            channel=channel,
+            defaults={"enabled": False},
+        )
+        return preference
+
+
 class Preference(BasePreference):
     """Whether ``user`` receives ``notification`` on ``channel``."""
 
@@ -46,6 +71,8 @@ class Preference(BasePreference):
         related_name="dovecote_preferences",
         verbose_name=_("user"),
     )
+
+    objects = PreferenceManager()
 
     class Meta:
         verbose_name = _("preference")

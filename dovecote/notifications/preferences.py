@@ -17,7 +17,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import PermissionsMixin
 from django.db.models import Q
 
-from dovecote.exceptions import NotificationNotRegistered
 from dovecote.models import GroupPreference, Preference
 from dovecote.notifications.base import Notification
 from dovecote.notifications.registry import get_notification
@@ -220,7 +219,10 @@ def set_preference(
         raise ValueError(
             f"The notification {cls.name!r} is required and cannot be switched off."
         )
-    _store(user, cls.name, channel, {"enabled": bool(enabled)})
+    if enabled:
+        _store(user, cls.name, channel, {"enabled": True})
+    else:
+        Preference.objects.switch_off(user.pk, cls.name, channel)
 
 
 def set_frequency(
@@ -252,13 +254,9 @@ def unsubscribe(user: Any, notification: str, channel: str) -> None:
 
     The link was signed when the type existed; if it has changed since
     (removed, made required, channel dropped), the choice is stored all the
-    same, so it holds if the type returns. Resolution still ignores it for
-    a required type.
+    same (see ``Preference.objects.switch_off``).
     """
-    try:
-        set_preference(user, notification, channel, False)
-    except (NotificationNotRegistered, ValueError):
-        _store(user, notification, channel, {"enabled": False})
+    Preference.objects.switch_off(user.pk, notification, channel)
 
 
 def _store(user: Any, name: str, channel: str, values: dict[str, Any]) -> None:

@@ -17,6 +17,13 @@ from typing import Any
 from dovecote.conf import setting
 from dovecote.delivery.reports import StatusReport, TrackingStatus
 from dovecote.delivery.tracking import apply_reports
+from dovecote.esp import (
+    DELIVERY_KEY,
+    MESSAGE_REASONS,
+    TYPE_KEY,
+    AddressVerdict,
+    rejected_verdict,
+)
 from dovecote.failures import enhanced_status
 
 logger = logging.getLogger("dovecote.webhooks")
@@ -37,19 +44,9 @@ EVENT_MAP = {
     "clicked": TrackingStatus.CLICKED,
 }
 
-#: anymail ``reject_reason`` values meaning the ESP itself will not send to
-#: the address again: suppress it here too.
-SUPPRESSING_REASONS = frozenset({"bounced", "spam", "unsubscribed", "timed_out"})
-#: ``reject_reason`` of a bounce that is about the message, not the address
-#: (a virus, a policy block): the delivery fails, the address stays.
-MESSAGE_REASONS = frozenset({"blocked", "other"})
 #: ESP bounce types that anymail reports as ``bounced`` but that are soft:
 #: Postmark's ``Type`` (https://postmarkapp.com/developer/api/bounce-api).
 SOFT_BOUNCE_TYPES = frozenset({"SoftBounce", "Transient", "DnsError"})
-
-#: anymail ``metadata`` keys dovecote sends with every email.
-DELIVERY_KEY = "dovecote_delivery"
-TYPE_KEY = "dovecote_type"
 
 
 def receive_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
@@ -89,6 +86,8 @@ def report_from_event(event: Any, esp_name: str) -> StatusReport | None:
     metadata = event.metadata if isinstance(event.metadata, dict) else {}
     tags = list(event.tags or [])
     provider = esp_name.lower()
+    rejected = event.event_type == "rejected"
+    verdict = rejected_verdict(reason) if rejected else AddressVerdict()
     return StatusReport(
         provider=provider,
         message_id=str(event.message_id or ""),
@@ -101,9 +100,8 @@ def report_from_event(event: Any, esp_name: str) -> StatusReport | None:
         protocol="email",
         delivery_id=_int(metadata.get(DELIVERY_KEY)),
         notification=str(metadata.get(TYPE_KEY) or (tags[0] if tags else "")),
-        address_gone=event.event_type == "rejected" and reason == "invalid",
-        suppressed_by_provider=event.event_type == "rejected"
-        and reason in SUPPRESSING_REASONS,
+        address_gone=verdict.is_gone,
+        suppressed_by_provider=verdict.is_suppressed,
         soft_bounce=soft,
         at=event.timestamp,
     )

@@ -51,6 +51,7 @@ LAYER_OF = {
     "dovecote.rendering": "low level",
     "dovecote.transport": "low level",
     "dovecote.failures": "low level",
+    "dovecote.esp": "low level",  # django-anymail's vocabulary
     "dovecote.results": "low level",
     "dovecote.devbackends": "low level",
     # http: the pooled HTTP client base

@@ -46,12 +46,12 @@ GETTEXT = frozenset(
 #: (file, stripped source line) -> whose words these are.
 PROVIDER_WORDS = {
     (
-        "dovecote/channels/email.py",
-        'ANYMAIL_REFUSED = frozenset({"rejected", "invalid", "failed"})',
+        "dovecote/esp.py",
+        'REFUSED_STATUSES = frozenset({"rejected", "invalid", "failed"})',
     ): "anymail's recipient statuses",
     (
-        "dovecote/channels/email.py",
-        'is_address_gone=esp_status == "invalid",',
+        "dovecote/esp.py",
+        'is_gone=status == "invalid", is_suppressed=status == "rejected"',
     ): "anymail's recipient status",
     (
         "dovecote/sms/backends/messagebird.py",
@@ -70,13 +70,13 @@ PROVIDER_WORDS = {
         'if status in ("failed", "undelivered"):',
     ): "Twilio's message statuses",
     (
-        "dovecote/webhooks/anymail.py",
+        "dovecote/esp.py",
         'SUPPRESSING_REASONS = frozenset({"bounced", "spam", '
         '"unsubscribed", "timed_out"})',
     ): "anymail's reject reasons",
     (
-        "dovecote/webhooks/anymail.py",
-        'address_gone=event.event_type == "rejected" and reason == "invalid",',
+        "dovecote/esp.py",
+        'is_gone=reason == "invalid", is_suppressed=reason in SUPPRESSING_REASONS',
     ): "anymail's reject reason",
 }
 

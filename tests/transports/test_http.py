@@ -9,7 +9,8 @@ from email.utils import format_datetime
 import pytest
 
 from dovecote import sms
-from dovecote.http import is_transient_status, parse_retry_after
+from dovecote.failures import classify_http_status
+from dovecote.http import parse_retry_after
 from tests.backends.contract import SENDER
 
 BACKEND = "dovecote.sms.backends.twilio.SmsBackend"
@@ -153,7 +154,8 @@ def test_retry_after_http_date():
     ],
 )
 def test_transient_statuses(status, expected):
-    assert is_transient_status(status) is expected
+    # The HTTP backend judges an error answer by the one failure table.
+    assert classify_http_status(status).is_transient is expected
 
 
 class FakeTwilioDown:

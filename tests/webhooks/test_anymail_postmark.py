@@ -14,7 +14,13 @@ import pytest
 from django.test import Client
 
 from dovecote import Recipient, send_notification, tracking
-from dovecote.models import Address, Delivery, Preference, Suppression
+from dovecote.models import (
+    Address,
+    Delivery,
+    DeliveryEvent,
+    Preference,
+    Suppression,
+)
 from tests.mailsettings import anymail_postmark_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -210,6 +216,26 @@ def test_soft_bounces_suppress_only_after_the_limit_in_a_row(ada, settings):
     suppression = Suppression.objects.get()
     assert suppression.reason.startswith("3 soft bounces in a row")
     assert Address.objects.get(user=ada).active
+    # Counted from the events' soft-bounce flag, not from their text.
+    assert DeliveryEvent.objects.filter(is_soft_bounce=True).count() == 5
+    assert all(
+        e.detail.startswith("soft bounce")
+        for e in DeliveryEvent.objects.filter(is_soft_bounce=True)
+    )
+
+
+def test_a_delay_whose_text_reads_soft_bounce_is_no_soft_bounce(ada, settings):
+    settings.DOVECOTE_SOFT_BOUNCE_LIMIT = 2
+    DeliveryEvent.objects.create(
+        delivery=sent_to(ada),
+        status="deferred",
+        source="webhook:postmark",
+        detail="soft bounce, says the text of a mere delay",
+    )
+    post(event("bounce_soft", sent_to(ada), ID=7))
+    assert not Suppression.objects.exists()
+    post(event("bounce_soft", sent_to(ada), ID=8))
+    assert Suppression.objects.get().reason.startswith("2 soft bounces in a row")
 
 
 def test_opens_and_clicks_are_events_not_statuses(ada):
