@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import dovecote
+
 if TYPE_CHECKING:
     from dovecote.notifications.results import SendResult
     from dovecote.types import Recipients
@@ -108,10 +110,9 @@ class Notification:
         **kwargs: Any,
     ) -> SendResult:
         """Send this notification; the same as ``send_notification(cls, ...)``."""
-        # Import cycle: dispatch imports this module.
-        from dovecote.notifications.dispatch import send_notification
-
-        return send_notification(cls, recipients, context, **kwargs)
+        # Through the package's lazy public API: dispatch, which imports
+        # this module, is loaded on first use.
+        return dovecote.send_notification(cls, recipients, context, **kwargs)
 
     @classmethod
     def explain(
@@ -121,7 +122,5 @@ class Notification:
         **kwargs: Any,
     ) -> SendResult:
         """Say who would receive it on which channel, writing and sending nothing."""
-        # Import cycle: dispatch imports this module.
-        from dovecote.notifications.dispatch import explain_notification
-
-        return explain_notification(cls, recipients, context, **kwargs)
+        # Through the package's lazy public API, as send() does.
+        return dovecote.explain_notification(cls, recipients, context, **kwargs)

@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 from django.http import HttpRequest
 
-from dovecote.views.inbox import unread_count_for
+from dovecote.models import InboxMessage
 
 register = template.Library()
 
@@ -27,7 +27,7 @@ def dovecote_unread_count(context: template.Context) -> int:
     if request is not None and hasattr(request, _CACHE_ATTR):
         cached: int = getattr(request, _CACHE_ATTR)
         return cached
-    count = unread_count_for(user)
+    count = InboxMessage.objects.unread_count(user)
     if request is not None:
         setattr(request, _CACHE_ATTR, count)
     return count

@@ -27,11 +27,6 @@ MAX_PAGE_SIZE = 100
 View = Callable[..., HttpResponse]
 
 
-def unread_count_for(user: Any) -> int:
-    """Return ``user``'s unread count: one query on the partial unread index."""
-    return InboxMessage.objects.filter(user=user, read_at__isnull=True).count()
-
-
 def _messages_of(user: Any) -> QuerySet[InboxMessage]:
     return InboxMessage.objects.filter(user=user)
 
@@ -84,7 +79,7 @@ def messages(request: HttpRequest) -> JsonResponse:
             "num_pages": page.paginator.num_pages,
             "count": page.paginator.count,
             "has_next": page.has_next(),
-            "unread_count": unread_count_for(request.user),
+            "unread_count": InboxMessage.objects.unread_count(request.user),
         }
     )
 
@@ -93,7 +88,9 @@ def messages(request: HttpRequest) -> JsonResponse:
 @require_GET
 def unread_count(request: HttpRequest) -> JsonResponse:
     """Return ``{"unread_count": n}`` for the signed-in user."""
-    return JsonResponse({"unread_count": unread_count_for(request.user)})
+    return JsonResponse(
+        {"unread_count": InboxMessage.objects.unread_count(request.user)}
+    )
 
 
 @json_login_required
@@ -130,7 +127,7 @@ def _done(request: HttpRequest, data: dict[str, Any]) -> HttpResponse:
         ):
             target = reverse("dovecote:inbox")
         return HttpResponseRedirect(target)
-    data["unread_count"] = unread_count_for(request.user)
+    data["unread_count"] = InboxMessage.objects.unread_count(request.user)
     return JsonResponse(data)
 
 

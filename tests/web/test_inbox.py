@@ -3,7 +3,6 @@ from django.template import engines
 from django.test import Client, RequestFactory
 
 from dovecote.models import InboxMessage
-from dovecote.views.inbox import unread_count_for
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +19,7 @@ def _message(user, n=1, **kwargs):
 def test_unread_count_is_one_query(alice, django_assert_num_queries):
     _message(alice, 3)
     with django_assert_num_queries(1) as captured:
-        assert unread_count_for(alice) == 3
+        assert InboxMessage.objects.unread_count(alice) == 3
     assert "read_at" in captured.captured_queries[0]["sql"]
 
 
