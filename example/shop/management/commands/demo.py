@@ -30,8 +30,8 @@ from django.urls import reverse
 from dovecote import Recipient, send_notification, set_delivery_window
 from dovecote.conf import setting
 from dovecote.models import Address, GroupPreference, InboxMessage
-from dovecote.notifications.dispatch import SkipReason
 from dovecote.notifications.preferences import set_frequency, set_preference
+from dovecote.notifications.results import SkipReason
 from dovecote.redaction import redact_text
 from shop.demo_chain import show_chain
 from shop.engine import final_statuses, running_engine
