@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dovecote', '0004_guard_counters'),
+        ('dovecote', '0006_circuit_breakers'),
     ]
 
     operations = [
