@@ -37,6 +37,13 @@ KNOWN_CYCLES = {
         "dovecote.delivery.outbox",
     ),
     (
+        "dovecote.delivery.outbox",
+        "dovecote.delivery.tasks",
+        "dovecote.delivery.recovery",
+        "dovecote.delivery.escalation",
+        "dovecote.delivery.outbox",
+    ),
+    (
         "dovecote.delivery.tasks",
         "dovecote.delivery.recovery",
         "dovecote.delivery.tasks",

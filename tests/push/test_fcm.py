@@ -10,7 +10,7 @@ import pytest
 from dovecote.exceptions import PermanentDeliveryError, TransientDeliveryError
 from dovecote.failures import FailureKind, classify_exception
 from dovecote.push import PushMessage, PushTarget, get_connection, send_push
-from dovecote.testing.fakes import FakeFCM
+from dovecote.testing.fakes.fcm import FakeFCM
 
 FCM = "dovecote.push.backends.fcm.PushBackend"
 

@@ -11,13 +11,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from dovecote.exceptions import DovecoteError
-from dovecote.notifications.dispatch import (
-    SkipReason,
-    explain_notification,
-    send_notification,
-)
+from dovecote.notifications.dispatch import explain_notification, send_notification
 from dovecote.notifications.recipients import Recipient
 from dovecote.notifications.registry import get_notification
+from dovecote.notifications.results import SkipReason
 from dovecote.redaction import redact_text
 from dovecote.status import DeliveryStatus
 

@@ -5,9 +5,6 @@ benchmarks; see :mod:`dovecote.testing.fakes.base` for the shared API and
 :mod:`dovecote.testing.fakes.fixtures` for pytest fixtures.
 """
 
-import importlib
-from typing import Any
-
 from dovecote.testing.fakes.base import FakeProvider, RecordedRequest, free_port
 from dovecote.testing.fakes.discord import FakeDiscord
 from dovecote.testing.fakes.messagebird import FakeMessageBird
@@ -29,7 +26,6 @@ __all__ = [
     "FakeTelegram",
     "FakeTwilio",
     "FakeVonage",
-    "FakeWebPush",
     "RecordedRequest",
     "SpawnedFake",
     "free_port",
@@ -49,22 +45,3 @@ FAKES: dict[str, type[FakeProvider]] = {
         FakeTelegram,
     )
 }
-
-#: The push fakes need the ``push`` extra (PyJWT, http-ece, h2): they are
-#: imported on first use, so the other fakes work without it.
-_PUSH_FAKES = {
-    "FakeAPNs": "dovecote.testing.fakes.apns",
-    "FakeFCM": "dovecote.testing.fakes.fcm",
-    "FakeWebPush": "dovecote.testing.fakes.webpush",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a push fake on first access (see ``_PUSH_FAKES``)."""
-    if name in _PUSH_FAKES:
-        return getattr(importlib.import_module(_PUSH_FAKES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_PUSH_FAKES])
