@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import dovecote
-
 if TYPE_CHECKING:
     from dovecote.notifications.results import SendResult
     from dovecote.types import Recipients
@@ -110,9 +108,10 @@ class Notification:
         **kwargs: Any,
     ) -> SendResult:
         """Send this notification; the same as ``send_notification(cls, ...)``."""
-        # Through the package's lazy public API: dispatch, which imports
-        # this module, is loaded on first use.
-        return dovecote.send_notification(cls, recipients, context, **kwargs)
+        # Import cycle: dispatch imports this module.
+        from dovecote.notifications.dispatch import send_notification
+
+        return send_notification(cls, recipients, context, **kwargs)
 
     @classmethod
     def explain(
@@ -122,5 +121,7 @@ class Notification:
         **kwargs: Any,
     ) -> SendResult:
         """Say who would receive it on which channel, writing and sending nothing."""
-        # Through the package's lazy public API, as send() does.
-        return dovecote.explain_notification(cls, recipients, context, **kwargs)
+        # Import cycle: dispatch imports this module.
+        from dovecote.notifications.dispatch import explain_notification
+
+        return explain_notification(cls, recipients, context, **kwargs)
