@@ -8,7 +8,7 @@ from dovecote import send_notification
 from dovecote.delivery.escalation import inbox_read
 from dovecote.delivery.recovery import recover
 from dovecote.models import Delivery, InboxMessage
-from dovecote.notifications.dispatch import SkipReason
+from dovecote.notifications.results import SkipReason
 
 
 def show_chain(command: Any, people: dict[str, Any]) -> None:

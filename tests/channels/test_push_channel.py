@@ -14,7 +14,12 @@ from django.test import Client
 from django.utils import timezone
 
 import dovecote.push
-from dovecote import Notification, register, send_notification
+from dovecote import (
+    Notification,
+    explain_notification,
+    register,
+    send_notification,
+)
 from dovecote.exceptions import RenderError
 from dovecote.models import Address, Delivery, PushDevice, Suppression
 from dovecote.notifications.preferences import set_frequency, set_preference
@@ -231,9 +236,7 @@ def test_apns_410_is_ignored_when_the_device_registered_again_since(settings, ad
 def test_preferences_pause_and_explain_apply_per_person(ada):
     register_device(ada, "fcm", token=FCM_TOKEN)
     register_device(ada, "apns", token=APNS_TOKEN)
-    explained = send_notification(
-        "device-alert", ada, {"what": "x", "detail": "y"}, explain=True
-    )
+    explained = explain_notification("device-alert", ada, {"what": "x", "detail": "y"})
     assert [e.status for e in explained] == ["queued", "queued"]
     pause_notifications(ada, timezone.now() + datetime.timedelta(hours=2))
     paused = send(ada)
