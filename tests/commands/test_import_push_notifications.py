@@ -9,6 +9,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -25,6 +26,10 @@ ENDPOINT = "https://fcm.googleapis.com/fcm/send/legacy-1"
 
 @pytest.fixture
 def legacy_models(transactional_db, settings):
+    # Installing the app runs the admin's autodiscover, which registers
+    # push_notifications' ModelAdmins on the shared admin site; they must
+    # not outlive the app (every later admin page would look its label up).
+    admin_registry = dict(admin.site._registry)
     settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "push_notifications"]
     from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
@@ -36,6 +41,8 @@ def legacy_models(transactional_db, settings):
     with connection.schema_editor() as editor:
         for model in models:
             editor.delete_model(model)
+    admin.site._registry.clear()
+    admin.site._registry.update(admin_registry)
 
 
 def run(*args):
