@@ -228,7 +228,8 @@ def _note_waiting(count: int, due: datetime | None) -> None:
     when = f" (next due {due:%H:%M:%S})" if due else ""
     if not setting("DOVECOTE_EMBEDDED_SCHEDULER"):
         logger.warning(
-            "dovecote: %d delivery(ies) wait for a retry or their send_at%s, "
+            "dovecote: %d delivery(ies) wait for a retry, their send_at or an "
+            "escalation timer%s, "
             "and nothing in this process will send them: the immediate task "
             "backend cannot defer and DOVECOTE_EMBEDDED_SCHEDULER is off. Run "
             "'manage.py dovecote_worker' (or 'dovecote_requeue --loop'), or use "
@@ -238,7 +239,8 @@ def _note_waiting(count: int, due: datetime | None) -> None:
         )
         return
     logger.warning(
-        "dovecote: %d delivery(ies) wait for a retry or their send_at%s. The "
+        "dovecote: %d delivery(ies) wait for a retry, their send_at or an "
+        "escalation timer%s. The "
         "immediate task backend cannot defer them, so this process's embedded "
         "scheduler sends them when due - if this process is still running "
         "then. For a process that exits (a command, a script), run "
